@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Stops and deletes the local cluster. kwokctl stops every component it started.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+state="$root/.cluster"
+name=${CLUSTER_NAME:-microservice-operator}
+export KWOK_WORKDIR="$state/kwok"
+if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
+  "$state/bin/kwokctl" --name "$name" delete cluster
+fi
+rm -f "$state/kubeconfig"
+# Belt and braces: nothing started from .cluster/bin may outlive the cluster.
+pids=$(pgrep -f "^$state/" || true)
+if [ -n "$pids" ]; then
+  echo "stopping leftover processes: $pids"
+  kill $pids 2>/dev/null || true
+  sleep 1
+  kill -9 $(pgrep -f "^$state/" || true) 2>/dev/null || true
+fi
+echo "cluster '$name' is down"

@@ -1,0 +1,105 @@
+"""``microservice-operator run|render``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import yaml
+
+from .api import KIND
+
+DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="microservice-operator",
+        description="Runs Microservices as Deployments and Services, splits traffic between their "
+        "tracks by weight, and fails over from unhealthy tracks.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator against the current kubeconfig or in-cluster account")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[], metavar="NS",
+                       help="watch this namespace (repeatable)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (default)")
+    run.add_argument("--liveness", default=DEFAULT_LIVENESS, metavar="URL",
+                     help=f"liveness endpoint to serve (default {DEFAULT_LIVENESS}); 'none' to disable")
+    run.add_argument("--metrics-port", type=int, default=int(os.environ.get("MSO_METRICS_PORT", "9090")),
+                     help="port of the Prometheus /metrics endpoint (default 9090); 0 to disable")
+    run.add_argument("--metrics-address", default="0.0.0.0", help="address the metrics endpoint binds to")
+    run.add_argument("--peering", metavar="NAME",
+                     help="coordinate with other replicas through this KopfPeering (default: standalone)")
+    run.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    run.add_argument("--log-level", default=os.environ.get("MSO_LOG_LEVEL", "INFO"),
+                     choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    render = sub.add_parser("render", help="print the objects a Microservice file implies, without a cluster")
+    render.add_argument("-f", "--filename", required=True, help="YAML file with one or more Microservices")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "render":
+        return render(args.filename)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf
+    from prometheus_client import start_http_server
+
+    from . import handlers  # noqa: F401  (registers the handlers)
+
+    kopf.configure(verbose=args.log_level == "DEBUG", quiet=args.log_level in ("WARNING", "ERROR"))
+    logging.getLogger().setLevel(args.log_level)
+    if args.log_level != "DEBUG":  # kopf logs every handled watch event at INFO
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    if args.metrics_port:
+        start_http_server(args.metrics_port, addr=args.metrics_address)
+    kopf.run(
+        clusterwide=not args.namespace,
+        namespaces=args.namespace,
+        liveness_endpoint=None if args.liveness == "none" else args.liveness,
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        priority=args.priority,
+    )
+    return 0
+
+
+def render(filename: str) -> int:
+    """Prints the children each Microservice in ``filename`` implies, as a multi-document YAML."""
+    from .plan import Observed, plan
+
+    try:
+        with open(filename, encoding="utf-8") as handle:
+            documents = [d for d in yaml.safe_load_all(handle) if d]
+    except (OSError, yaml.YAMLError) as err:
+        print(f"error: cannot read {filename}: {err}", file=sys.stderr)
+        return 1
+    out: list[dict[str, Any]] = []
+    for doc in documents:
+        if not isinstance(doc, dict) or doc.get("kind") != KIND:
+            continue
+        body = {**doc, "metadata": {"namespace": "default", **(doc.get("metadata") or {})}}
+        result = plan(body, Observed(), datetime.now(UTC))
+        if result.invalid:
+            message = result.status["conditions"][0]["message"]
+            print(f"error: {KIND} {body['metadata'].get('name')}: {message}", file=sys.stderr)
+            return 1
+        out.extend(result.apply)
+    if not out:
+        print(f"error: no {KIND} found in {filename}", file=sys.stderr)
+        return 1
+    yaml.safe_dump_all(out, sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

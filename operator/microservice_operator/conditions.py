@@ -1,0 +1,109 @@
+"""Status conditions (metav1.Condition shape) and the phase that summarizes them.
+
+lastTransitionTime only moves when a condition's status flips, as the Kubernetes API conventions
+require, so an idle resync computes a status equal to the stored one and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .api import Phase
+
+READY = "Ready"
+PROGRESSING = "Progressing"
+DEGRADED = "Degraded"
+FAILED_OVER = "FailedOver"
+CONDITION_TYPES = (READY, PROGRESSING, DEGRADED, FAILED_OVER)
+
+# Reasons (CamelCase, stable: users and alerts match on them).
+REASON_ALL_READY = "AllReplicasReady"
+REASON_REPLICAS_NOT_READY = "ReplicasNotReady"
+REASON_SCALING = "ScalingReplicas"
+REASON_CONVERGED = "Converged"
+REASON_TRACK_UNHEALTHY = "TrackUnhealthy"
+REASON_HEALTHY = "TracksHealthy"
+REASON_FAILED_OVER = "FailedOver"
+REASON_NOT_FAILED_OVER = "NotFailedOver"
+REASON_INVALID_SPEC = "InvalidSpec"
+REASON_GATEWAY_API_UNAVAILABLE = "GatewayAPIUnavailable"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """The facts conditions are derived from."""
+
+    desired: int
+    ready: int
+    converged: bool
+    degraded_reason: str | None
+    failover_active: bool
+    failover_reason: str | None
+    blocked_reason: str | None = None  # a reason constant that keeps Ready False, e.g. GatewayAPIUnavailable
+    blocked_message: str = ""
+
+
+def _condition(ctype: str, status: bool, reason: str, message: str) -> dict[str, Any]:
+    return {"type": ctype, "status": "True" if status else "False", "reason": reason, "message": message}
+
+
+def desired_conditions(obs: Observed) -> list[dict[str, Any]]:
+    """The four conditions, without times or generation."""
+    ready_msg = f"{obs.ready}/{obs.desired} replicas ready"
+    if obs.blocked_reason:
+        ready = _condition(READY, False, obs.blocked_reason, obs.blocked_message)
+    elif obs.converged and obs.ready >= obs.desired:
+        ready = _condition(READY, True, REASON_ALL_READY, ready_msg)
+    else:
+        ready = _condition(READY, False, REASON_REPLICAS_NOT_READY, ready_msg)
+    progressing = (
+        _condition(PROGRESSING, False, REASON_CONVERGED, ready_msg) if obs.converged and obs.ready >= obs.desired
+        else _condition(PROGRESSING, True, REASON_SCALING, ready_msg)
+    )
+    degraded = (
+        _condition(DEGRADED, True, REASON_TRACK_UNHEALTHY, obs.degraded_reason) if obs.degraded_reason
+        else _condition(DEGRADED, False, REASON_HEALTHY, "every track has enough ready replicas")
+    )
+    failed_over = (
+        _condition(FAILED_OVER, True, REASON_FAILED_OVER, obs.failover_reason or "") if obs.failover_active
+        else _condition(FAILED_OVER, False, REASON_NOT_FAILED_OVER, "traffic follows the configured weights")
+    )
+    return [ready, progressing, degraded, failed_over]
+
+
+def invalid_conditions(message: str) -> list[dict[str, Any]]:
+    """Conditions of an object that cannot be reconciled: Ready=False, reason InvalidSpec."""
+    return [_condition(READY, False, REASON_INVALID_SPEC, message)]
+
+
+def merge(
+    previous: list[dict[str, Any]], wanted: list[dict[str, Any]], generation: int, now: str,
+) -> list[dict[str, Any]]:
+    """Stamps ``wanted`` with observedGeneration, keeping lastTransitionTime unless status flips."""
+    before = {c.get("type"): c for c in previous or []}
+    merged = []
+    for cond in wanted:
+        old = before.get(cond["type"])
+        keep = old is not None and old.get("status") == cond["status"] and old.get("lastTransitionTime")
+        merged.append({
+            **cond,
+            "lastTransitionTime": old["lastTransitionTime"] if keep and old else now,
+            "observedGeneration": generation,
+        })
+    return merged
+
+
+def phase(conditions: list[dict[str, Any]]) -> Phase:
+    """One word for the conditions: Invalid > FailedOver > Degraded > Progressing > Ready."""
+    by_type = {c["type"]: c for c in conditions}
+    ready = by_type.get(READY, {})
+    if ready.get("reason") == REASON_INVALID_SPEC:
+        return Phase.INVALID
+    if by_type.get(FAILED_OVER, {}).get("status") == "True":
+        return Phase.FAILED_OVER
+    if by_type.get(DEGRADED, {}).get("status") == "True" or ready.get("reason") == REASON_GATEWAY_API_UNAVAILABLE:
+        return Phase.DEGRADED
+    if ready.get("status") == "True":
+        return Phase.READY
+    return Phase.PROGRESSING

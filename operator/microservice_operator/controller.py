@@ -1,0 +1,268 @@
+"""Runs reconciles: one key at a time per object, on worker threads, fed by watch events and timers.
+
+read (snapshot of the watch caches, in the event loop) -> decide (:func:`plan.plan`, pure) ->
+apply (server-side apply in a worker thread) -> status (written only when it changed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kubernetes.client.rest import ApiException
+from urllib3.exceptions import HTTPError
+
+from .api import API_VERSION, KIND, Strategy
+from .k8s import Kube, ResourceUnavailable
+from .plan import Observed, Plan, plan
+from .resources.common import LABEL_TRACK
+from .resources.httproute import HTTPROUTE_API_VERSION
+from .workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (namespace, name) of a Microservice
+UNAVAILABLE_RECHECK = 5.0
+MAX_BACKOFF = 300.0
+
+
+@dataclass
+class Snapshot:
+    """What the watch caches hold for one Microservice and its children."""
+
+    body: dict[str, Any] | None
+    children: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """The watch caches (kopf indexes in production)."""
+
+    def snapshot(self, key: Key) -> Snapshot: ...
+
+    def keys(self) -> list[Key]: ...
+
+
+@dataclass
+class Outcome:
+    written: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # uids
+    retry_after: float | None = None
+    plan: Plan | None = None
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
+def _identity(obj: dict[str, Any]) -> tuple[str, str, str]:
+    meta = obj["metadata"]
+    return obj.get("kind", ""), meta.get("namespace", ""), meta["name"]
+
+
+class Freshness:
+    """Our own writes, until the watch caches catch up with them.
+
+    A reconcile that starts before the watch event of the previous one's write arrives would see
+    the old object and write again; overlaying what we wrote avoids that duplicate request.
+    """
+
+    def __init__(self) -> None:
+        self._written: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._deleted: set[str] = set()
+
+    def record(self, outcome: Outcome) -> None:
+        for obj in outcome.written:
+            self._written[_identity(obj)] = obj
+        self._deleted.update(outcome.deleted)
+
+    def overlay(self, key: Key, snap: Snapshot) -> Snapshot:
+        body = snap.body
+        if body is not None:
+            body = self._newer(body)
+        children = []
+        seen = set()
+        for child in snap.children:
+            if child["metadata"].get("uid") in self._deleted:
+                continue
+            seen.add(_identity(child))
+            children.append(self._newer(child))
+        for ident, obj in self._written.items():
+            if ident not in seen and ident[0] != KIND and ident[1] == key[0] and _owner(obj) == key[1]:
+                children.append(obj)
+        self._deleted.intersection_update(c["metadata"].get("uid") for c in snap.children)
+        return Snapshot(body, children)
+
+    def _newer(self, seen: dict[str, Any]) -> dict[str, Any]:
+        ident = _identity(seen)
+        mine = self._written.get(ident)
+        if mine is None:
+            return seen
+        if _rv(seen) >= _rv(mine):
+            del self._written[ident]
+            return seen
+        return mine
+
+    def forget(self, key: Key) -> None:
+        for ident in [i for i, o in self._written.items() if i[1] == key[0] and
+                      (i[2] == key[1] if i[0] == KIND else _owner(o) == key[1])]:
+            del self._written[ident]
+
+
+def _owner(obj: dict[str, Any]) -> str | None:
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("kind") == KIND and ref.get("controller"):
+            return str(ref.get("name"))
+    return None
+
+
+def observed_from(children: list[dict[str, Any]]) -> Observed:
+    """Sorts the children of one Microservice by kind."""
+    observed = Observed()
+    for child in children:
+        kind, meta = child.get("kind"), child["metadata"]
+        if kind == "Deployment" and LABEL_TRACK in (meta.get("labels") or {}):
+            observed.deployments[meta["labels"][LABEL_TRACK]] = child
+        elif kind == "Service":
+            observed.services[meta["name"]] = child
+        elif kind == "HTTPRoute":
+            observed.routes[meta["name"]] = child
+    return observed
+
+
+class Hooks(Protocol):
+    """Told about every reconcile (the metrics module is one)."""
+
+    def observe(self, key: Key, plan: Plan | None, seconds: float) -> None: ...
+
+    def forget(self, key: Key) -> None: ...
+
+
+class Controller:
+    def __init__(self, kube: Kube, source: Source, workers: int = 8, resync_seconds: float = 300.0,
+                 hooks: Hooks | None = None) -> None:
+        self.kube = kube
+        self.source = source
+        self.workers = workers
+        self.resync_seconds = resync_seconds
+        self.hooks = hooks
+        self.queue = WorkQueue()
+        self.freshness = Freshness()
+        self._failures: dict[Key, int] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def enqueue(self, key: Key) -> None:
+        self.queue.add(key)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._work(), name=f"reconcile-{i}") for i in range(self.workers)]
+        self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def _resync(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync_seconds)
+            for key in self.source.keys():
+                self.queue.add(key)
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            key: Key = await self.queue.get()  # type: ignore[assignment]
+            started = time.perf_counter()
+            outcome: Outcome | None = None
+            try:
+                snap = self.freshness.overlay(key, self.source.snapshot(key))
+                outcome = await loop.run_in_executor(self._pool, self.reconcile, key, snap)
+                self.freshness.record(outcome)
+                self._after(key, snap, outcome)
+            except Exception as err:  # a reconcile error must never stop the worker
+                self._retry(key, err)
+            finally:
+                self.queue.done(key)
+                if self.hooks is not None:
+                    self.hooks.observe(key, outcome.plan if outcome else None, time.perf_counter() - started)
+
+    def _after(self, key: Key, snap: Snapshot, outcome: Outcome) -> None:
+        self._failures.pop(key, None)
+        if snap.body is None:
+            self.queue.forget(key)
+            self.freshness.forget(key)
+            if self.hooks is not None:
+                self.hooks.forget(key)
+            return
+        deadline = outcome.plan.next_deadline if outcome.plan else None
+        delays = [d for d in (outcome.retry_after,
+                              (deadline - datetime.now(UTC)).total_seconds() + 0.02 if deadline else None)
+                  if d is not None]
+        if delays:
+            self.queue.add_after(key, min(delays))
+
+    def _retry(self, key: Key, err: Exception) -> None:
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        delay = min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+        if isinstance(err, ApiException | HTTPError | ResourceUnavailable):
+            log.warning("reconcile %s/%s failed (%s); retrying in %.1fs", *key, _describe(err), delay)
+        else:
+            log.exception("reconcile %s/%s failed unexpectedly; retrying in %.1fs", *key, delay)
+        self.queue.add_after(key, delay)
+
+    def reconcile(self, key: Key, snap: Snapshot) -> Outcome:
+        """The blocking part: plan, apply, delete, status, events. Runs in a worker thread."""
+        body = snap.body
+        if body is None:
+            return Outcome()  # deleted: the garbage collector removes the children
+        observed = observed_from(snap.children)
+        strategy = ((body.get("spec") or {}).get("routing") or {}).get("strategy")
+        if strategy == Strategy.GATEWAY_API.value:
+            observed.route_api_available = self.kube.serves(HTTPROUTE_API_VERSION, "HTTPRoute")
+        result = plan(body, observed, datetime.now(UTC))
+        outcome = Outcome(plan=result)
+        try:
+            outcome.written += [self.kube.apply(obj) for obj in result.apply]
+        except ResourceUnavailable:
+            observed.route_api_available = False
+            result = plan(body, observed, datetime.now(UTC))
+            outcome.plan = result
+            outcome.written += [self.kube.apply(obj) for obj in result.apply]
+        for obj in result.delete:
+            self.kube.delete(obj)
+            outcome.deleted.append(obj["metadata"].get("uid", ""))
+        if not observed.route_api_available:
+            outcome.retry_after = UNAVAILABLE_RECHECK
+        self._write_status(body, result, outcome)
+        for event in result.events:
+            self.kube.post_event(body, event.type, event.reason, event.message)
+        return outcome
+
+    def _write_status(self, body: dict[str, Any], result: Plan, outcome: Outcome) -> None:
+        if result.status == (body.get("status") or {}):
+            return
+        meta = body["metadata"]
+        patch = {"apiVersion": API_VERSION, "kind": KIND,
+                 "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": result.status}
+        try:
+            outcome.written.append(self.kube.apply(patch, subresource="status"))
+        except ApiException as err:
+            if err.status != 404:  # 404: deleted meanwhile, nothing to report on
+                raise
+
+
+def _describe(err: Exception) -> str:
+    if isinstance(err, ApiException):
+        return f"HTTP {err.status} {err.reason}"
+    return f"{type(err).__name__}: {err}"

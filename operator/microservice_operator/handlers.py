@@ -1,0 +1,120 @@
+"""Thin kopf handlers: watch caches (kopf indexes) and events that enqueue a reconcile.
+
+kopf gates every handler until all indexes hold their initial listing, so the first reconcile of
+each Microservice already sees every child that exists: a restart re-applies nothing.
+Only watching handlers are used, so kopf itself never patches the objects (no finalizers, no
+progress annotations); every write is the controller's.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from . import metrics
+from .api import GROUP, PLURAL, VERSION
+from .controller import Controller, Key, Snapshot
+from .k8s import Kube, load_client
+from .resources.common import LABEL_MANAGED_BY, LABEL_MICROSERVICE, MANAGED_BY
+from .resources.httproute import GATEWAY_GROUP
+
+log = logging.getLogger(__name__)
+OWNED = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MICROSERVICE: kopf.PRESENT}
+
+
+class IndexSource:
+    """Snapshots of kopf's indexes. Read only on the event loop, where kopf updates them."""
+
+    def __init__(self) -> None:
+        self.indexes: dict[str, kopf.Index[Any, Any]] = {}
+
+    def snapshot(self, key: Key) -> Snapshot:
+        found = list(self.indexes["microservice_index"].get(key, []))
+        children = [c for name in ("deployment_index", "service_index", "route_index")
+                    if name in self.indexes for c in self.indexes[name].get(key, [])]
+        return Snapshot(found[0] if found else None, children)
+
+    def keys(self) -> list[Key]:
+        return list(self.indexes["microservice_index"]) if "microservice_index" in self.indexes else []
+
+
+source = IndexSource()
+controller: Controller | None = None
+
+
+def _plain(body: kopf.Body, kind: str, api_version: str) -> dict[str, Any]:
+    """A detached copy of the object, without managedFields (large, and never read)."""
+    raw = copy.deepcopy(dict(body))
+    raw.setdefault("kind", kind)
+    raw.setdefault("apiVersion", api_version)
+    raw.get("metadata", {}).pop("managedFields", None)
+    return raw
+
+
+def _enqueue(key: Key, **indexes: Any) -> None:
+    for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
+        if name in indexes:
+            source.indexes[name] = indexes[name]
+    if controller is not None:
+        controller.enqueue(key)
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def microservice_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace, name): _plain(body, "Microservice", f"{GROUP}/{VERSION}")}
+
+
+@kopf.index("apps", "v1", "deployments", labels=OWNED)
+def deployment_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace, labels[LABEL_MICROSERVICE]): _plain(body, "Deployment", "apps/v1")}
+
+
+@kopf.index("", "v1", "services", labels=OWNED)
+def service_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace, labels[LABEL_MICROSERVICE]): _plain(body, "Service", "v1")}
+
+
+@kopf.index(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED)
+def route_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace, labels[LABEL_MICROSERVICE]): _plain(body, "HTTPRoute", f"{GATEWAY_GROUP}/v1")}
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def microservice_changed(namespace: str, name: str, **kwargs: Any) -> None:
+    _enqueue((namespace, name), **kwargs)
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=OWNED)
+@kopf.on.event("", "v1", "services", labels=OWNED)
+@kopf.on.event(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED)
+async def child_changed(namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
+    _enqueue((namespace, labels[LABEL_MICROSERVICE]), **kwargs)
+
+
+@kopf.on.startup()
+async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
+    global controller
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    settings.persistence.finalizer = "microservice-operator.io/kopf-finalizer"
+    for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
+        if name in kwargs:
+            source.indexes[name] = kwargs[name]
+    workers = int(os.environ.get("MSO_WORKERS", "8"))
+    kube = Kube(load_client(pool_size=workers + 2))
+    controller = Controller(kube, source, workers=workers,
+                            resync_seconds=float(os.environ.get("MSO_RESYNC_SECONDS", "300")),
+                            hooks=metrics)
+    controller.start()
+    log.info("microservice-operator started with %d workers", workers)
+
+
+@kopf.on.cleanup()
+async def stop(**_: Any) -> None:
+    if controller is not None:
+        await controller.stop()

@@ -1,0 +1,254 @@
+"""The whole desired state of one Microservice, computed from what is observed. Pure: no I/O.
+
+``plan(body, observed, now)`` is the level-based core: given the Microservice object and the
+children that exist, it returns the objects to apply and delete, the status to write, and the
+events to post. The controller carries the plan out; running it twice on the same input gives the
+same plan, and a converged object gives an empty one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import conditions
+from .api import Microservice, Strategy
+from .failover import Decision, FailoverState, Health, base_replicas, decide, track_health
+from .resources.common import LABEL_TRACK, MAX_NAME, child_name, selector_string
+from .resources.deployment import build_deployment
+from .resources.service import build_service, build_track_service
+from .routing import all_routers, router_for
+from .statusview import previous_failover, previous_health, timestamp, track_statuses, weights_string
+
+DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+@dataclass
+class Observed:
+    """The children that exist now, as the API server last reported them."""
+
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # by track label
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name
+    routes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name
+    route_api_available: bool = True
+
+
+@dataclass
+class Event:
+    type: str  # Normal or Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Plan:
+    apply: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[dict[str, Any]] = field(default_factory=list)  # objects as observed
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    next_deadline: datetime | None = None
+    invalid: bool = False
+
+
+def validation_message(error: ValidationError) -> str:
+    """pydantic errors as ``field.path: message`` lines, the way kubectl users read them."""
+    lines = []
+    for err in error.errors():
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        lines.append(msg if msg.startswith(("spec.", "metadata.")) else f"{path}: {msg}")
+    return "; ".join(lines)
+
+
+def name_problem(ms: Microservice) -> str | None:
+    """Names the API server would reject for the children, caught before anything is written."""
+    if not DNS_1035.match(ms.name):
+        return f"metadata.name: {ms.name!r} must be a DNS-1035 label to name Services"
+    for track in ms.spec.tracks:
+        name = child_name(ms, track.name)
+        if len(name) > MAX_NAME:
+            return (f"metadata.name: child name {name!r} is {len(name)} characters; "
+                    f"<name>-<track> must be at most {MAX_NAME}")
+    return None
+
+
+def plan(body: dict[str, Any], observed: Observed, now: datetime) -> Plan:
+    """Computes the desired state of the Microservice ``body``."""
+    status = body.get("status") or {}
+    generation = int((body.get("metadata") or {}).get("generation") or 0)
+    try:
+        ms = Microservice.from_body(body)
+    except ValidationError as err:
+        return _invalid(status, generation, validation_message(err), now)
+    problem = name_problem(ms)
+    if problem:
+        return _invalid(status, generation, problem, now)
+    return _plan_valid(ms, status, observed, now)
+
+
+def _invalid(status: dict[str, Any], generation: int, message: str, now: datetime) -> Plan:
+    """Phase Invalid and Ready=False/InvalidSpec; no child is touched, so nothing is lost."""
+    conds = conditions.merge(status.get("conditions") or [], conditions.invalid_conditions(message),
+                             generation, timestamp(now))
+    new_status = {**status, "observedGeneration": generation, "conditions": conds,
+                  "phase": conditions.phase(conds).value}
+    events = [] if status.get("phase") == "Invalid" and status.get("conditions") == conds else [
+        Event("Warning", conditions.REASON_INVALID_SPEC, message)]
+    return Plan(status=new_status, events=events, invalid=True)
+
+
+def _health(ms: Microservice, base: dict[str, int], observed: Observed, status: dict[str, Any],
+            now: datetime) -> dict[str, Health]:
+    """Each track's health now, keeping the time it last changed from the previous status."""
+    before = previous_health(status)
+    result = {}
+    for track in ms.spec.tracks:
+        ready = int((observed.deployments.get(track.name, {}).get("status") or {}).get("readyReplicas") or 0)
+        healthy = track_health(ready, base[track.name], ms.spec.failover.min_ready_percent)
+        old = before.get(track.name)
+        result[track.name] = old if old is not None and old.healthy is healthy else Health(healthy, now)
+    return result
+
+
+def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, now: datetime) -> Plan:
+    health = _health(ms, base_replicas(ms.spec), observed, status, now)
+    decision = decide(ms.spec, health, previous_failover(status), now)
+    router = router_for(ms.spec.routing.strategy)
+    desired = _children(ms, decision) + router.desired(ms, decision.routing_weights)
+    result = Plan(next_deadline=decision.next_deadline)
+    result.apply = [obj for obj in desired if needs_apply(obj, _observed_twin(obj, observed))]
+    result.delete = _stale(ms, desired, observed)
+    blocked = None
+    if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
+        blocked = conditions.REASON_GATEWAY_API_UNAVAILABLE
+        result.apply = [o for o in result.apply if o["kind"] != "HTTPRoute"]
+    tracks = track_statuses(ms, observed.deployments, decision, health, router)
+    result.status = _status(ms, status, tracks, observed, decision,
+                            converged=not result.apply and not result.delete, blocked=blocked, now=now)
+    result.events = _events(ms, status, result, observed, decision)
+    return result
+
+
+def _children(ms: Microservice, decision: Decision) -> list[dict[str, Any]]:
+    objs = [build_service(ms, decision.selector_track)]
+    for track in ms.spec.tracks:
+        objs.append(build_deployment(ms, track, decision.replicas[track.name]))
+        objs.append(build_track_service(ms, track.name))
+    return objs
+
+
+def _observed_twin(obj: dict[str, Any], observed: Observed) -> dict[str, Any] | None:
+    name = obj["metadata"]["name"]
+    if obj["kind"] == "Deployment":
+        track = obj["metadata"]["labels"][LABEL_TRACK]
+        return observed.deployments.get(track)
+    if obj["kind"] == "Service":
+        return observed.services.get(name)
+    return observed.routes.get(name)
+
+
+def _stale(ms: Microservice, desired: list[dict[str, Any]], observed: Observed) -> list[dict[str, Any]]:
+    """Observed children the desired state no longer has: removed tracks, an unused HTTPRoute."""
+    keep = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    found = [*observed.deployments.values(), *observed.services.values(), *observed.routes.values()]
+    owned_route_kinds = {k.kind for r in all_routers() for k in r.owned_kinds()}
+    return [o for o in found
+            if (o.get("kind", ""), o["metadata"]["name"]) not in keep
+            and o.get("kind") in {"Deployment", "Service", *owned_route_kinds}]
+
+
+def needs_apply(desired: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    """True unless the live object already holds every field of ``desired`` with the same value."""
+    return live is None or not is_subset(desired, live)
+
+
+def is_subset(want: Any, have: Any) -> bool:
+    """Dicts: every key of ``want`` matches in ``have``; lists: same length, matching in order."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(k in have and is_subset(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return (isinstance(have, list) and len(want) == len(have)
+                and all(is_subset(w, h) for w, h in zip(want, have, strict=True)))
+    return bool(want == have)
+
+
+def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any]], observed: Observed,
+            decision: Decision, converged: bool, blocked: str | None, now: datetime) -> dict[str, Any]:
+    desired = sum(t["replicas"] for t in tracks)
+    ready = sum(t["readyReplicas"] for t in tracks)
+    rolled_out = all(_rolled_out(observed.deployments.get(t.name)) for t in ms.spec.tracks)
+    facts = conditions.Observed(
+        desired=desired, ready=ready, converged=converged and rolled_out,
+        degraded_reason=decision.degraded_reason, failover_active=decision.failover.active,
+        failover_reason=decision.failover.reason, blocked_reason=blocked,
+        blocked_message="the Gateway API CRDs (HTTPRoute gateway.networking.k8s.io/v1) are not installed; "
+        "install them or set spec.routing.strategy to Replicas" if blocked else "",
+    )
+    conds = conditions.merge(status.get("conditions") or [], conditions.desired_conditions(facts),
+                             ms.generation, timestamp(now))
+    result: dict[str, Any] = {
+        "observedGeneration": ms.generation, "replicas": desired, "readyReplicas": ready,
+        "selector": selector_string(ms), "phase": conditions.phase(conds).value,
+        "weights": weights_string(tracks), "conditions": conds, "tracks": tracks,
+    }
+    failover = _failover_status(decision.failover)
+    if failover:
+        result["failover"] = failover
+    return result
+
+
+def _rolled_out(deployment: dict[str, Any] | None) -> bool:
+    if deployment is None:
+        return False
+    spec, st = deployment.get("spec") or {}, deployment.get("status") or {}
+    want = int(spec.get("replicas") or 0)
+    return (int(st.get("observedGeneration") or 0) >= int(deployment["metadata"].get("generation") or 0)
+            and int(st.get("updatedReplicas") or 0) == want and int(st.get("readyReplicas") or 0) == want
+            and int(st.get("replicas") or 0) == want)
+
+
+def _failover_status(state: FailoverState) -> dict[str, Any] | None:
+    if not state.active and not state.failed_tracks:
+        return {"active": False}
+    out: dict[str, Any] = {"active": state.active}
+    if state.active_track:
+        out["activeTrack"] = state.active_track
+    if state.failed_tracks:
+        out["failedTracks"] = list(state.failed_tracks)
+    if state.since:
+        out["since"] = timestamp(state.since)
+    if state.reason:
+        out["reason"] = state.reason
+    return out
+
+
+def _events(ms: Microservice, status: dict[str, Any], result: Plan, observed: Observed,
+            decision: Decision) -> list[Event]:
+    events = []
+    for obj in result.apply:
+        if obj["kind"] != "Deployment":
+            continue
+        track = obj["metadata"]["labels"][LABEL_TRACK]
+        live = observed.deployments.get(track)
+        want = obj["spec"]["replicas"]
+        if live is None:
+            events.append(Event("Normal", "Created", f"Deployment {obj['metadata']['name']} with {want} replicas"))
+        elif (live.get("spec") or {}).get("replicas") != want:
+            events.append(Event("Normal", "Scaled", f"Deployment {obj['metadata']['name']} to {want} replicas"))
+    old_routing = {t.get("name"): t.get("routingWeight") for t in status.get("tracks") or []}
+    new_routing = {n: w for n, w in decision.routing_weights.items()}
+    if old_routing and old_routing != new_routing:
+        text = ",".join(f"{n}={w}" for n, w in new_routing.items())
+        events.append(Event("Normal", "WeightsChanged", f"routing weights now {text}"))
+    was_active = bool((status.get("failover") or {}).get("active"))
+    if decision.failover.active and not was_active:
+        events.append(Event("Warning", "FailedOver", decision.failover.reason or "failed over"))
+    elif was_active and not decision.failover.active:
+        events.append(Event("Normal", "FailedBack", "traffic follows the configured weights again"))
+    return events

@@ -1,0 +1,27 @@
+"""Replicas backend: kube-proxy picks a ready endpoint at random, so weight = share of ready pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import Microservice, Strategy
+from ..apportion import effective_weights
+from . import RouteKind
+
+
+class ReplicasRouter:
+    strategy = Strategy.REPLICAS
+
+    def owned_kinds(self) -> list[RouteKind]:
+        return []
+
+    def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
+        return []
+
+    def effective_weights(self, weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
+        """Tracks routed at weight 0 get no traffic (the Service selector excludes them on failover)."""
+        serving = {n: (r if weights.get(n, 0) > 0 else 0) for n, r in ready.items()}
+        return dict(zip(serving, effective_weights(list(serving.values())), strict=True))
+
+    def explain(self) -> str:
+        return "weights become replica counts; kube-proxy spreads connections over ready pods"
