@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local control plane into .cluster/bin from the pinned wrapper modules:
-# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok, kwokctl, helm.
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok, kwokctl, helm.
 # A stamp records what was built; a second run with the same pins rebuilds nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +11,7 @@ source "$here/versions.env"
 # shellcheck source=/dev/null
 source "$here/goenv.sh"
 
-tools="kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl helm"
+tools="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl helm"
 stamp_of() { cat "$here/versions.env" "$here"/modules/*/go.mod "$here"/modules/*/go.sum "$0" | sha256sum | cut -c1-16; }
 want=$(stamp_of)
 have_all() { for t in $tools; do [ -x "$bin/$t" ] || return 1; done; }
@@ -47,7 +47,7 @@ build() { # module dir, ldflags, name=package... ; -mod=readonly: go.sum must al
 start=$(date +%s)
 build kube "$kube_ldflags" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
   kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
-  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler
+  kube-scheduler=k8s.io/kubernetes/cmd/kube-scheduler kubectl=k8s.io/kubernetes/cmd/kubectl
 build etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
 build kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
   kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl

@@ -47,7 +47,7 @@ staging_ver="v0.${KUBERNETES_VERSION#v1.}"
 write_module "$mods/kube" local.invalid/cluster/kube k8s.io/kubernetes "$KUBERNETES_VERSION" \
   "$(grep -m1 '^godebug' "$kube_mod" || true)" "$(local_replaces "$kube_mod" "$staging_ver")" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 
 etcd_mod=$(upstream_gomod "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
 etcd_replaces=$(local_replaces "$etcd_mod" "$ETCD_VERSION")

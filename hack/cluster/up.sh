@@ -17,9 +17,9 @@ mkdir -p "$state/logs" "$KWOK_WORKDIR"
 
 fail() { echo "cluster-up: error: $1 (log: $log)" >&2; exit 1; }
 kwokctl() { "$bin/kwokctl" --name "$name" "$@"; }
-kc() { kubectl --kubeconfig "$kubeconfig" "$@"; }
+kc() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
-for t in kube-apiserver kube-controller-manager kube-scheduler etcd kwok kwokctl; do
+for t in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
   [ -x "$bin/$t" ] || fail "$bin/$t is missing; run 'make cluster-binaries' (or 'make install')"
 done
 
@@ -47,7 +47,7 @@ options:
   etcdVersion: ${ETCD_VERSION#v}
   kwokVersion: $KWOK_VERSION
   kubeBinaryPrefix: $bin
-  kubectlBinary: $(command -v kubectl)
+  kubectlBinary: $bin/kubectl
   etcdBinary: $bin/etcd
   kwokControllerBinary: $bin/kwok
   kubeAuthorization: true

@@ -184,9 +184,9 @@ class Condition(_Model):
     type: str = Field(description="Ready, Progressing, Degraded or FailedOver.")
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason for the last transition.")
-    message: str = Field(default="", description="Human-readable details.")
+    message: str | None = Field(default=None, description="Human-readable details.")
     last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
-    observed_generation: int = Field(default=0, description="The generation this condition describes.")
+    observed_generation: int | None = Field(default=None, description="The generation this condition describes.")
 
 
 class TrackStatus(_Model):
@@ -220,16 +220,16 @@ class FailoverStatus(_Model):
 
 
 class MicroserviceStatus(_Model):
-    """Observed state of a Microservice."""
+    """Observed state of a Microservice. Every field is optional: an Invalid object keeps only some."""
 
-    observed_generation: int = Field(default=0, description="The generation this status describes.")
-    replicas: int = Field(default=0, description="Pods the operator wants in total.")
-    ready_replicas: int = Field(default=0, description="Pods that are ready.")
-    selector: str = Field(default="", description="Label selector of the pods, for the scale subresource.")
-    phase: Phase = Field(default=Phase.PROGRESSING, description="Summary of the conditions.")
-    weights: str = Field(default="", description="Effective weights, e.g. stable=90,canary=10.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Progressing, Degraded, FailedOver.")
-    tracks: list[TrackStatus] = Field(default_factory=list, description="One entry per track.")
+    observed_generation: int | None = Field(default=None, description="The generation this status describes.")
+    replicas: int | None = Field(default=None, description="Pods the operator wants in total.")
+    ready_replicas: int | None = Field(default=None, description="Pods that are ready.")
+    selector: str | None = Field(default=None, description="Label selector of the pods, for the scale subresource.")
+    phase: Phase | None = Field(default=None, description="Summary of the conditions.")
+    weights: str | None = Field(default=None, description="Effective weights, e.g. stable=90,canary=10.")
+    conditions: list[Condition] | None = Field(default=None, description="Ready, Progressing, Degraded, FailedOver.")
+    tracks: list[TrackStatus] | None = Field(default=None, description="One entry per track.")
     failover: FailoverStatus | None = Field(default=None, description="Failover state.")
 
 
@@ -238,8 +238,8 @@ class Microservice(_Model):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    api_version: Literal["microservice-operator.io/v1alpha1"] = API_VERSION
-    kind: Literal["Microservice"] = KIND
+    api_version: Literal["microservice-operator.io/v1alpha1"] = "microservice-operator.io/v1alpha1"
+    kind: Literal["Microservice"] = "Microservice"
     name: str
     namespace: str
     uid: str = ""

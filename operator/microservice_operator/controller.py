@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from .api import API_VERSION, KIND, Strategy
@@ -44,7 +44,7 @@ class Source(Protocol):
 
     def snapshot(self, key: Key) -> Snapshot: ...
 
-    def keys(self) -> list[Key]: ...
+    def all_keys(self) -> list[Key]: ...
 
 
 @dataclass
@@ -175,7 +175,7 @@ class Controller:
     async def _resync(self) -> None:
         while True:
             await asyncio.sleep(self.resync_seconds)
-            for key in self.source.keys():
+            for key in self.source.all_keys():
                 self.queue.add(key)
 
     async def _work(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -23,7 +24,7 @@ from .resources.common import LABEL_MANAGED_BY, LABEL_MICROSERVICE, MANAGED_BY
 from .resources.httproute import GATEWAY_GROUP
 
 log = logging.getLogger(__name__)
-OWNED = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MICROSERVICE: kopf.PRESENT}
+OWNED: Mapping[str, Any] = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MICROSERVICE: kopf.PRESENT}
 
 
 class IndexSource:
@@ -38,12 +39,18 @@ class IndexSource:
                     if name in self.indexes for c in self.indexes[name].get(key, [])]
         return Snapshot(found[0] if found else None, children)
 
-    def keys(self) -> list[Key]:
+    def all_keys(self) -> list[Key]:
         return list(self.indexes["microservice_index"]) if "microservice_index" in self.indexes else []
 
 
+class _State:
+    """What the startup handler creates and the event handlers use."""
+
+    controller: Controller | None = None
+
+
 source = IndexSource()
-controller: Controller | None = None
+state = _State()
 
 
 def _plain(body: kopf.Body, kind: str, api_version: str) -> dict[str, Any]:
@@ -59,45 +66,44 @@ def _enqueue(key: Key, **indexes: Any) -> None:
     for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
         if name in indexes:
             source.indexes[name] = indexes[name]
-    if controller is not None:
-        controller.enqueue(key)
+    if state.controller is not None:
+        state.controller.enqueue(key)
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
-def microservice_index(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace, name): _plain(body, "Microservice", f"{GROUP}/{VERSION}")}
+def microservice_index(namespace: str | None, name: str, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace or "", name): _plain(body, "Microservice", f"{GROUP}/{VERSION}")}
 
 
 @kopf.index("apps", "v1", "deployments", labels=OWNED)
-def deployment_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace, labels[LABEL_MICROSERVICE]): _plain(body, "Deployment", "apps/v1")}
+def deployment_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace or "", labels[LABEL_MICROSERVICE]): _plain(body, "Deployment", "apps/v1")}
 
 
 @kopf.index("", "v1", "services", labels=OWNED)
-def service_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace, labels[LABEL_MICROSERVICE]): _plain(body, "Service", "v1")}
+def service_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace or "", labels[LABEL_MICROSERVICE]): _plain(body, "Service", "v1")}
 
 
 @kopf.index(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED)
-def route_index(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace, labels[LABEL_MICROSERVICE]): _plain(body, "HTTPRoute", f"{GATEWAY_GROUP}/v1")}
+def route_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
+    return {(namespace or "", labels[LABEL_MICROSERVICE]): _plain(body, "HTTPRoute", f"{GATEWAY_GROUP}/v1")}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def microservice_changed(namespace: str, name: str, **kwargs: Any) -> None:
-    _enqueue((namespace, name), **kwargs)
+async def microservice_changed(namespace: str | None, name: str, **kwargs: Any) -> None:
+    _enqueue((namespace or "", name), **kwargs)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 @kopf.on.event("", "v1", "services", labels=OWNED)
 @kopf.on.event(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED)
-async def child_changed(namespace: str, labels: kopf.Labels, **kwargs: Any) -> None:
-    _enqueue((namespace, labels[LABEL_MICROSERVICE]), **kwargs)
+async def child_changed(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
+    _enqueue((namespace or "", labels[LABEL_MICROSERVICE]), **kwargs)
 
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
-    global controller
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
@@ -107,14 +113,14 @@ async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
             source.indexes[name] = kwargs[name]
     workers = int(os.environ.get("MSO_WORKERS", "8"))
     kube = Kube(load_client(pool_size=workers + 2))
-    controller = Controller(kube, source, workers=workers,
+    state.controller = Controller(kube, source, workers=workers,
                             resync_seconds=float(os.environ.get("MSO_RESYNC_SECONDS", "300")),
                             hooks=metrics)
-    controller.start()
+    state.controller.start()
     log.info("microservice-operator started with %d workers", workers)
 
 
 @kopf.on.cleanup()
 async def stop(**_: Any) -> None:
-    if controller is not None:
-        await controller.stop()
+    if state.controller is not None:
+        await state.controller.stop()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from .api import API_VERSION, KIND, PLURAL
 from .resources.common import FIELD_MANAGER

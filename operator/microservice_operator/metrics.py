@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -44,7 +45,5 @@ def forget(key: tuple[str, str]) -> None:
         track_weight.remove(namespace, name, track)
         track_ready.remove(namespace, name, track)
     for metric in (failover_active, failovers_total):
-        try:
+        with contextlib.suppress(KeyError):
             metric.remove(namespace, name)
-        except KeyError:
-            pass

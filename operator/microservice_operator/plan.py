@@ -179,7 +179,7 @@ def is_subset(want: Any, have: Any) -> bool:
 
 
 def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any]], observed: Observed,
-            decision: Decision, converged: bool, blocked: str | None, now: datetime) -> dict[str, Any]:
+            decision: Decision, *, converged: bool, blocked: str | None, now: datetime) -> dict[str, Any]:
     desired = sum(t["replicas"] for t in tracks)
     ready = sum(t["readyReplicas"] for t in tracks)
     rolled_out = all(_rolled_out(observed.deployments.get(t.name)) for t in ms.spec.tracks)

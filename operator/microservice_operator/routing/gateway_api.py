@@ -6,7 +6,7 @@ from typing import Any
 
 from ..api import Microservice, Strategy
 from ..resources.httproute import HTTPROUTE_API_VERSION, build_httproute
-from . import RouteKind
+from .base import RouteKind
 
 
 class GatewayAPIRouter:

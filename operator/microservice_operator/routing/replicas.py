@@ -6,7 +6,7 @@ from typing import Any
 
 from ..api import Microservice, Strategy
 from ..apportion import effective_weights
-from . import RouteKind
+from .base import RouteKind
 
 
 class ReplicasRouter:

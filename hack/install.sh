@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One-step setup: Debian packages, the Python virtualenv, and the local control plane binaries.
+# Idempotent: each part is skipped when what it installs is already there and up to date.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+venv="$root/.venv"
+python=${PYTHON:-python3}
+
+apt_packages="ca-certificates git make procps curl"
+missing=""
+for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  echo "installing Debian packages:$missing"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+command -v go >/dev/null || { echo "install: error: Go is required to build the control plane" >&2; exit 1; }
+
+stamp="$venv/.installed"
+want=$(cat operator/pyproject.toml hack/constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "creating $venv"
+  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -c hack/constraints.txt -e "operator[test]"
+  echo "$want" > "$stamp"
+else
+  echo "virtualenv up to date in $venv"
+fi
+
+"$root/hack/cluster/build.sh"

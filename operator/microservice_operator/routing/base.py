@@ -1,0 +1,34 @@
+"""The interface every traffic backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..api import Microservice, Strategy
+
+
+@dataclass(frozen=True)
+class RouteKind:
+    """An object kind a router owns (so the reconciler can delete it when the router is not in use)."""
+
+    api_version: str
+    kind: str
+
+
+class Router(Protocol):
+    """What a traffic backend provides."""
+
+    strategy: Strategy
+
+    def owned_kinds(self) -> list[RouteKind]:
+        """Kinds of the objects this router creates, beyond Deployments and Services."""
+
+    def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
+        """The routing objects that carry ``weights`` (routing weight per track)."""
+
+    def effective_weights(self, weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
+        """The share of traffic each track really gets, in percent."""
+
+    def explain(self) -> str:
+        """One line for docs and ``render``: how this backend splits traffic."""

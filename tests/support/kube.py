@@ -1,0 +1,132 @@
+"""Helpers for tests on the real local cluster: clients, kubectl, waiting, and pod readiness."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = ROOT / ".cluster"
+KUBECONFIG = STATE / "kubeconfig"
+KUBECTL = STATE / "bin" / "kubectl"
+GROUP, VERSION, PLURAL = "microservice-operator.io", "v1alpha1", "microservices"
+
+T = TypeVar("T")
+
+
+@cache
+def api_client() -> client.ApiClient:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(KUBECONFIG), client_configuration=cfg)
+    return client.ApiClient(cfg)
+
+
+def core() -> client.CoreV1Api:
+    return client.CoreV1Api(api_client())
+
+
+def apps() -> client.AppsV1Api:
+    return client.AppsV1Api(api_client())
+
+
+def custom() -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(api_client())
+
+
+def kubectl(*args: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs the cluster's own kubectl against the local cluster."""
+    result = subprocess.run([str(KUBECTL), "--kubeconfig", str(KUBECONFIG), *args], input=stdin,
+                            capture_output=True, text=True, timeout=120, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+    return result
+
+
+def wait_for(probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> T:
+    """Calls ``probe`` until it returns something truthy; fails with the last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+        except ApiException as err:
+            last = f"HTTP {err.status}"
+        if last:
+            return last  # type: ignore[no-any-return]
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}")
+
+
+def set_pod_ready(pod: Any, ready: bool) -> None:
+    """Sets a pod's Ready and ContainersReady conditions through the status subresource.
+
+    kwok marks pods ready once and leaves them alone, so this stands in for a failing readiness
+    probe: the Deployment's readyReplicas and the EndpointSlices follow, as on a real node.
+    ``pod`` is a V1Pod, a dict with metadata, or a ``(namespace, name)`` tuple.
+    """
+    namespace, name = _pod_key(pod)
+    status = "True" if ready else "False"
+    for _ in range(10):
+        live = core().read_namespaced_pod_status(name, namespace)
+        for cond in live.status.conditions or []:
+            if cond.type in ("Ready", "ContainersReady") and cond.status != status:
+                cond.status = status
+                cond.last_transition_time = None
+        for cs in live.status.container_statuses or []:
+            cs.ready = ready
+        try:
+            core().replace_namespaced_pod_status(name, namespace, live)
+            return
+        except ApiException as err:
+            if err.status != 409:
+                raise
+    raise AssertionError(f"could not set readiness of pod {namespace}/{name}: kept conflicting")
+
+
+def set_pods_ready(namespace: str, selector: str, ready: bool) -> int:
+    """``set_pod_ready`` for every pod matching the label ``selector``; returns how many."""
+    pods = core().list_namespaced_pod(namespace, label_selector=selector).items
+    for pod in pods:
+        set_pod_ready(pod, ready)
+    return len(pods)
+
+
+def _pod_key(pod: Any) -> tuple[str, str]:
+    if isinstance(pod, tuple):
+        return pod
+    if isinstance(pod, dict):
+        return pod["metadata"]["namespace"], pod["metadata"]["name"]
+    return pod.metadata.namespace, pod.metadata.name
+
+
+def get_ms(namespace: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = custom().get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    return obj
+
+
+def apply_yaml(manifest: str) -> str:
+    return kubectl("apply", "--server-side", "-f", "-", stdin=manifest).stdout
+
+
+def apply_obj(obj: dict[str, Any]) -> str:
+    return apply_yaml(json.dumps(obj))
+
+
+def ready_counts(namespace: str, name: str) -> dict[str, int]:
+    """Deployment replicas per track of a Microservice."""
+    deps = apps().list_namespaced_deployment(
+        namespace, label_selector=f"microservice-operator.io/microservice={name}").items
+    return {d.metadata.labels["microservice-operator.io/track"]: d.spec.replicas for d in deps}
+
+
+def env_with_kubeconfig() -> dict[str, str]:
+    return {**os.environ, "KUBECONFIG": str(KUBECONFIG), "PATH": f"{STATE / 'bin'}:{os.environ['PATH']}"}

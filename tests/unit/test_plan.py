@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from microservice_operator.plan import Observed, is_subset, plan
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def body(**spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "microservice-operator.io/v1alpha1", "kind": "Microservice",
+            "metadata": {"name": "user", "namespace": "shop", "uid": "u1", "generation": 2},
+            "spec": {"replicas": 10, "tracks": [{"name": "v1", "image": "i:1", "weight": 90},
+                                                {"name": "v2", "image": "i:2", "weight": 10}], **spec}}
+
+
+def converged_world(b: dict[str, Any], ready: dict[str, int] | None = None) -> tuple[Observed, dict[str, Any]]:
+    """Plays the API server: every planned object exists, Deployments fully rolled out."""
+    first = plan(b, Observed(), NOW)
+    observed = Observed()
+    for obj in first.apply:
+        live = copy.deepcopy(obj)
+        live["metadata"].update(uid=f"uid-{obj['metadata']['name']}", generation=1, resourceVersion="5")
+        if obj["kind"] == "Deployment":
+            track = obj["metadata"]["labels"]["microservice-operator.io/track"]
+            n = obj["spec"]["replicas"] if ready is None else ready[track]
+            live["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] = "/dev/termination-log"
+            live["status"] = {"observedGeneration": 1, "replicas": obj["spec"]["replicas"], "readyReplicas": n,
+                              "updatedReplicas": obj["spec"]["replicas"]}
+            observed.deployments[track] = live
+        else:
+            observed.services[obj["metadata"]["name"]] = live
+    return observed, {**b, "status": first.status}
+
+
+def test_first_plan_creates_everything_with_events() -> None:
+    p = plan(body(), Observed(), NOW)
+    assert [(o["kind"], o["metadata"]["name"]) for o in p.apply] == [
+        ("Service", "user"), ("Deployment", "user-v1"), ("Service", "user-v1"),
+        ("Deployment", "user-v2"), ("Service", "user-v2")]
+    assert [e.reason for e in p.events] == ["Created", "Created"]
+    assert p.status["observedGeneration"] == 2 and p.status["replicas"] == 10
+    assert p.status["selector"] == "microservice-operator.io/microservice=user"
+
+
+def test_converged_object_plans_nothing_and_an_idle_resync_keeps_the_status() -> None:
+    b = body()
+    observed, _ = converged_world(b)
+    settled = plan(b, observed, NOW)
+    b["status"] = settled.status
+    again = plan(b, observed, NOW + timedelta(minutes=5))
+    assert again.apply == [] and again.delete == [] and again.events == []
+    assert again.status == b["status"]
+    assert again.status["phase"] == "Ready" and again.status["weights"] == "v1=90,v2=10"
+
+
+def test_drift_is_planned_back() -> None:
+    b = body()
+    observed, b = converged_world(b)
+    observed.deployments["v1"]["spec"]["replicas"] = 3
+    del observed.services["user-v2"]
+    p = plan(b, observed, NOW)
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in p.apply) == [
+        ("Deployment", "user-v1"), ("Service", "user-v2")]
+    assert [e.message for e in p.events] == ["Deployment user-v1 to 9 replicas"]
+
+
+def test_removed_track_is_deleted_and_weights_reapportioned() -> None:
+    observed, b = converged_world(body())
+    b["spec"]["tracks"] = [{"name": "v1", "image": "i:1", "weight": 100}]
+    p = plan(b, observed, NOW)
+    assert sorted(o["metadata"]["name"] for o in p.delete) == ["user-v2", "user-v2"]
+    assert [o["spec"]["replicas"] for o in p.apply if o["kind"] == "Deployment"] == [10]
+
+
+def test_invalid_spec_touches_nothing_and_says_which_field() -> None:
+    observed, b = converged_world(body())
+    b["spec"]["tracks"][1]["weight"] = 20
+    p = plan(b, observed, NOW)
+    assert p.invalid and p.apply == [] and p.delete == []
+    assert p.status["phase"] == "Invalid"
+    ready = p.status["conditions"][0]
+    assert ready["reason"] == "InvalidSpec" and "spec.tracks: weights must sum to 100, found 110" in ready["message"]
+    assert [e.type for e in p.events] == ["Warning"]
+    b["status"] = p.status
+    assert plan(b, observed, NOW).events == []  # no repeated warning on every resync
+
+
+@pytest.mark.parametrize(("name", "fragment"), [
+    ("a" * 50, "must be at most 63"),
+    ("1user", "DNS-1035"),
+])
+def test_names_the_api_server_would_reject_are_invalid(name: str, fragment: str) -> None:
+    b = body()
+    b["metadata"]["name"] = name
+    b["spec"]["tracks"][0]["name"] = "a-long-track-name-xx"
+    p = plan(b, Observed(), NOW)
+    assert p.invalid and fragment in p.status["conditions"][0]["message"]
+
+
+def test_validation_messages_name_the_field() -> None:
+    b = body()
+    del b["spec"]["tracks"][0]["image"]
+    assert "spec.tracks[0].image: Field required" in plan(b, Observed(), NOW).status["conditions"][0]["message"]
+
+
+def test_effective_weight_follows_ready_pods() -> None:
+    observed, b = converged_world(body(), ready={"v1": 3, "v2": 1})
+    p = plan(b, observed, NOW)
+    assert p.status["weights"] == "v1=75,v2=25"
+    assert p.status["readyReplicas"] == 4 and p.status["phase"] == "Progressing"
+
+
+def test_active_standby_narrows_the_shared_service() -> None:
+    spec = {"failover": {"policy": "ActiveStandby", "primary": "v1", "standby": "v2", "unhealthyAfterSeconds": 0}}
+    observed, b = converged_world(body(**spec), ready={"v1": 0, "v2": 1})
+    p = plan(b, observed, NOW + timedelta(seconds=1))
+    service = next(o for o in p.apply if o["kind"] == "Service")
+    assert service["spec"]["selector"]["microservice-operator.io/track"] == "v2"
+    assert p.status["failover"]["active"] is True and p.status["phase"] == "FailedOver"
+    assert [e.reason for e in p.events if e.type == "Warning"] == ["FailedOver"]
+
+
+def test_gateway_strategy_without_crds_is_reported_and_other_children_still_applied() -> None:
+    spec = {"routing": {"strategy": "GatewayAPI", "gateway": {"parentRefs": [{"name": "gw"}]}}}
+    p = plan(body(**spec), Observed(route_api_available=False), NOW)
+    assert "HTTPRoute" not in [o["kind"] for o in p.apply] and len(p.apply) == 5
+    ready = p.status["conditions"][0]
+    assert ready["reason"] == "GatewayAPIUnavailable" and "Gateway API CRDs" in ready["message"]
+
+
+def test_switching_back_to_replicas_deletes_the_route() -> None:
+    spec = {"routing": {"strategy": "GatewayAPI", "gateway": {"parentRefs": [{"name": "gw"}]}}}
+    first = plan(body(**spec), Observed(), NOW)
+    route = next(o for o in first.apply if o["kind"] == "HTTPRoute")
+    observed, b = converged_world(body())
+    observed.routes["user"] = {**route, "metadata": {**route["metadata"], "uid": "r1"}}
+    assert [o["kind"] for o in plan(b, observed, NOW).delete] == ["HTTPRoute"]
+
+
+@pytest.mark.parametrize(("want", "have", "expected"), [
+    ({"a": 1}, {"a": 1, "b": 2}, True),
+    ({"a": [{"x": 1}]}, {"a": [{"x": 1, "y": 2}]}, True),
+    ({"a": [1]}, {"a": [1, 2]}, False),
+    ({"a": {"b": 1}}, {"a": {"b": 2}}, False),
+    ({"a": 1}, {}, False),
+])
+def test_is_subset(want: Any, have: Any, expected: bool) -> None:
+    assert is_subset(want, have) is expected
+
+
+def test_every_written_status_matches_the_crd_status_schema() -> None:
+    from microservice_operator.api import MicroserviceStatus
+
+    observed, b = converged_world(body())
+    bad = {**b, "spec": {**b["spec"], "replicas": -1}}
+    spec = {"failover": {"policy": "Redistribute", "unhealthyAfterSeconds": 0}}
+    failing, fb = converged_world(body(**spec), ready={"v1": 0, "v2": 1})
+    for status in (plan(b, observed, NOW).status, plan(bad, observed, NOW).status,
+                   plan(fb, failing, NOW + timedelta(seconds=1)).status):
+        MicroserviceStatus.model_validate(status)
