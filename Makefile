@@ -30,7 +30,7 @@ cluster-down: ## Stop and delete the local cluster
 
 .PHONY: lint
 lint: install ## ruff and mypy (strict on the package)
-	$(VENV)/bin/ruff check operator tests
+	$(VENV)/bin/ruff check operator tests samples
 	$(VENV)/bin/mypy
 
 .PHONY: unit

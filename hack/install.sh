@@ -17,12 +17,13 @@ fi
 command -v go >/dev/null || { echo "install: error: Go is required to build the control plane" >&2; exit 1; }
 
 stamp="$venv/.installed"
-want=$(cat operator/pyproject.toml hack/constraints.txt | sha256sum | cut -c1-16)
+want=$(cat operator/pyproject.toml samples/*/pyproject.toml hack/constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "creating $venv"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -c hack/constraints.txt -e "operator[test]"
+  "$venv/bin/pip" install -q -c hack/constraints.txt -e "operator[test]" \
+    -e samples/common -e samples/user-service -e samples/order-service
   echo "$want" > "$stamp"
 else
   echo "virtualenv up to date in $venv"

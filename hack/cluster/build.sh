@@ -14,7 +14,11 @@ source "$here/goenv.sh"
 tools="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl helm"
 stamp_of() { cat "$here/versions.env" "$here"/modules/*/go.mod "$here"/modules/*/go.sum "$0" | sha256sum | cut -c1-16; }
 want=$(stamp_of)
-have_all() { for t in $tools; do [ -x "$bin/$t" ] || return 1; done; }
+gateway_crds="$root/.cluster/gateway-api"
+have_all() {
+  for t in $tools; do [ -x "$bin/$t" ] || return 1; done
+  [ -f "$gateway_crds/gateway.networking.k8s.io_httproutes.yaml" ]
+}
 if have_all && [ "$(cat "$bin/.stamp" 2>/dev/null)" = "$want" ]; then
   echo "cluster binaries up to date in $bin"
   exit 0
@@ -52,5 +56,10 @@ build etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
 build kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
   kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl
 build helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm=helm.sh/helm/v3/cmd/helm
+# The standard Gateway API CRDs, from the module (verified against modules/gateway-api/go.sum).
+gw_dir=$(cd "$here/modules/gateway-api" && go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+rm -rf "$gateway_crds" && mkdir -p "$gateway_crds"
+cp "$gw_dir"/config/crd/standard/*.yaml "$gateway_crds/" && chmod u+w "$gateway_crds"/*.yaml
 echo "$want" > "$bin/.stamp"
 echo "cluster binaries built in $bin in $(( $(date +%s) - start ))s"

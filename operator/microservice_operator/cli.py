@@ -46,7 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "render":
-        return render(args.filename)
+        try:
+            return render(args.filename)
+        except BrokenPipeError:  # `render ... | head`: the reader left, nothing is wrong
+            sys.stderr.close()
+            return 0
     return run(args)
 
 

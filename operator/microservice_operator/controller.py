@@ -212,6 +212,9 @@ class Controller:
             self.queue.add_after(key, min(delays))
 
     def _retry(self, key: Key, err: Exception) -> None:
+        if _namespace_terminating(err):
+            log.debug("%s/%s: namespace is being deleted; waiting for the object's deletion", *key)
+            return
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
         delay = min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
@@ -260,6 +263,11 @@ class Controller:
         except ApiException as err:
             if err.status != 404:  # 404: deleted meanwhile, nothing to report on
                 raise
+
+
+def _namespace_terminating(err: Exception) -> bool:
+    """Writes into a namespace being deleted are refused; the object goes with it, so do not retry."""
+    return isinstance(err, ApiException) and err.status == 403 and "being terminated" in str(err.body or "")
 
 
 def _describe(err: Exception) -> str:

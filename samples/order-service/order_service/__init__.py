@@ -1,0 +1,1 @@
+"""Sample order service: orders for existing users, with idempotent creation."""

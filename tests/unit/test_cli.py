@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from microservice_operator.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_render_prints_the_children_of_the_samples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "-f", str(ROOT / "samples" / "manifests" / "user.yaml")]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("Service", "user"), ("Deployment", "user-v1"), ("Service", "user-v1"),
+        ("Deployment", "user-v2"), ("Service", "user-v2")]
+    assert [d["spec"]["replicas"] for d in docs if d["kind"] == "Deployment"] == [9, 1]
+    assert all(d["metadata"]["namespace"] == "shop" for d in docs)
+
+
+def test_render_names_the_bad_field_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Microservice\nmetadata: {name: x}\nspec: {tracks: [{name: a, image: i, weight: 50}]}\n")
+    assert main(["render", "-f", str(bad)]) == 1
+    assert "spec.tracks: weights must sum to 100, found 50" in capsys.readouterr().err
+
+
+def test_render_reports_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "-f", str(tmp_path / "missing.yaml")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_run_and_render_are_documented_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--namespace" in out and "--all-namespaces" in out and "--liveness" in out
