@@ -7,6 +7,15 @@ PY := $(VENV)/bin/python
 export PATH := $(ROOT)/.cluster/bin:$(VENV)/bin:$(PATH)
 export KUBECONFIG_LOCAL := $(ROOT)/.cluster/kubeconfig
 PYTEST_ARGS ?=
+IMAGE_TAG ?= 0.1.0
+# The base the images build FROM. Here no registry is reachable, so the default is made locally
+# (make base-image); on kind or minikube machines use BASE_IMAGE=python:3.12-slim.
+BASE_IMAGE ?= microservice-operator/base:bookworm
+IMAGES := microservice-operator:$(IMAGE_TAG) microservice-operator/user-service:$(IMAGE_TAG) \
+	microservice-operator/order-service:$(IMAGE_TAG)
+RELEASE ?= microservice-operator
+RELEASE_NAMESPACE ?= microservice-operator-system
+KIND_CLUSTER ?= kind
 
 .PHONY: help
 help: ## List the targets
@@ -52,3 +61,27 @@ crds: cluster-up ## Apply the CRDs to the local cluster
 .PHONY: run
 run: crds ## Run the operator locally against .cluster/kubeconfig
 	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/microservice-operator run --liveness http://127.0.0.1:8080/healthz --metrics-address 127.0.0.1
+
+.PHONY: base-image
+base-image: ## Make the local base image (debootstrap bookworm + python3, docker import)
+	@hack/dockerd.sh
+	@BASE_IMAGE=$(BASE_IMAGE) hack/base-image.sh
+
+.PHONY: docker-build
+docker-build: ## Build the operator and sample images (BASE_IMAGE=python:3.12-slim on machines with a registry)
+	@BASE_IMAGE=$(BASE_IMAGE) IMAGE_TAG=$(IMAGE_TAG) hack/images.sh
+
+.PHONY: kind-load
+kind-load: ## Load the images into a kind cluster (KIND_CLUSTER=kind); minikube users: minikube image load IMAGE
+	@for image in $(IMAGES); do kind load docker-image "$$image" --name $(KIND_CLUSTER); done
+
+.PHONY: helm-install
+helm-install: ## Apply the CRDs and install or upgrade the chart into the current kubectl context
+	kubectl apply --server-side -f charts/microservice-operator/crds/
+	helm upgrade --install $(RELEASE) charts/microservice-operator --namespace $(RELEASE_NAMESPACE) \
+	  --create-namespace --set image.tag=$(IMAGE_TAG) --wait
+
+.PHONY: deploy-samples
+deploy-samples: ## Apply the sample namespace and Microservices (user, order) to the current kubectl context
+	kubectl apply --server-side -f samples/manifests/namespace.yaml
+	kubectl apply --server-side -f samples/manifests/
