@@ -1,0 +1,144 @@
+"""The Helm chart on the local cluster: lint, dry-run, install/upgrade/uninstall, and its RBAC."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import OperatorProcess
+from tests.e2e.conftest import run
+from tests.support import kube
+from tests.support.kube import set_pods_ready, wait_for
+from tests.support.ms import manifest, owned, replicas_by_track, wait_converged
+
+pytestmark = pytest.mark.cluster
+CHART = str(kube.ROOT / "charts" / "microservice-operator")
+HELM = str(kube.STATE / "bin" / "helm")
+KUBE_VERSION = "v1.35.4"
+
+
+def helm(*args: str, check: bool = True) -> str:
+    return run(HELM, "--kubeconfig", str(kube.KUBECONFIG), *args, check=check, timeout=300).stdout
+
+
+def test_helm_lint_is_clean() -> None:
+    out = helm("lint", CHART, "--strict")
+    assert "[WARNING]" not in out and "[ERROR]" not in out and "0 chart(s) failed" in out
+
+
+@pytest.mark.parametrize("values", [
+    [],
+    ["--set", "watchNamespaces={team-a,team-b}"],
+    ["--set", "replicaCount=2", "--set", "peering.enabled=true", "--set", "podDisruptionBudget.enabled=true"],
+])
+def test_template_is_accepted_by_a_server_side_dry_run(namespace: str, values: list[str]) -> None:
+    manifests = helm("template", "mso", CHART, "--namespace", namespace, "--kube-version", KUBE_VERSION, *values)
+    for ns in ("team-a", "team-b"):
+        kube.kubectl("create", "namespace", ns, check=False)
+    kube.kubectl("apply", "--server-side", "-f", str(kube.ROOT / "crds"))
+    result = kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=manifests, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def _released(release: str) -> list[str]:
+    """Everything still labelled with the release, cluster-wide."""
+    kinds = "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,clusterroles," \
+            "clusterrolebindings,kopfpeerings,clusterkopfpeerings"
+    out = kube.kubectl("get", kinds, "-A", "-l", f"app.kubernetes.io/instance={release}", "-o", "name").stdout
+    return sorted(out.split())
+
+
+@pytest.fixture
+def release(namespace: str, crds: None) -> Iterator[tuple[str, str]]:
+    name = f"mso-{namespace[-5:]}"
+    helm("install", name, CHART, "--namespace", namespace, "--wait", "--timeout", "2m")
+    yield name, namespace
+    helm("uninstall", name, "--namespace", namespace, "--wait", check=False)
+
+
+def test_install_upgrade_uninstall(release: tuple[str, str]) -> None:
+    name, namespace = release
+    dep = kube.apps().read_namespaced_deployment(f"{name}-microservice-operator", namespace)
+    assert dep.spec.strategy.type == "Recreate" and dep.spec.replicas == 1
+    container = dep.spec.template.spec.containers[0]
+    assert "--all-namespaces" in container.args and container.liveness_probe.http_get.path == "/healthz"
+    assert container.security_context.read_only_root_filesystem is True
+    assert dep.spec.template.spec.security_context.run_as_non_root is True
+    assert f"clusterrole.rbac.authorization.k8s.io/{name}-microservice-operator" in _released(name)
+
+    for ns in ("team-a", "team-b"):
+        kube.kubectl("create", "namespace", ns, check=False)
+    helm("upgrade", name, CHART, "--namespace", namespace, "--wait", "--set", "watchNamespaces={team-a,team-b}",
+         "--set", "logLevel=DEBUG", "--set", "podDisruptionBudget.enabled=true")
+    objects = _released(name)
+    assert f"clusterrole.rbac.authorization.k8s.io/{name}-microservice-operator" not in objects
+    assert sum(o.startswith("role.rbac.authorization.k8s.io/") for o in objects) == 2
+    assert f"poddisruptionbudget.policy/{name}-microservice-operator" in objects
+    args = kube.apps().read_namespaced_deployment(f"{name}-microservice-operator", namespace) \
+        .spec.template.spec.containers[0].args
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args and "--log-level=DEBUG" in args
+
+    helm("uninstall", name, "--namespace", namespace, "--wait")
+    wait_for(lambda: not _released(name), what="nothing of the release left")
+    assert kube.kubectl("get", "crd", "microservices.microservice-operator.io", check=False).returncode == 0
+
+
+def _can(sa: str, *args: str) -> str:
+    return kube.kubectl("auth", "can-i", f"--as={sa}", *args, check=False).stdout.strip()
+
+
+def test_rbac_is_not_too_wide(release: tuple[str, str]) -> None:
+    name, namespace = release
+    sa = f"system:serviceaccount:{namespace}:{name}-microservice-operator"
+    assert _can(sa, "get", "secrets", "-A") == "no"
+    assert _can(sa, "*", "*") == "no"
+    assert _can(sa, "delete", "namespaces") == "no"
+    assert _can(sa, "update", "deployments", "-n", "default") == "no"  # patch (server-side apply) only
+    assert _can(sa, "patch", "deployments", "-n", "default") == "yes"
+    rules = json.loads(kube.kubectl("get", "clusterroles", "-l", f"app.kubernetes.io/instance={name}",
+                                    "-o", "json").stdout)["items"]
+    for role in rules:
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] and "*" not in rule["resources"] and "secrets" not in rule["resources"]
+
+
+def _token_kubeconfig(tmp_path: Path, namespace: str, sa: str) -> Path:
+    """A kubeconfig that authenticates as the ServiceAccount with a real TokenRequest token."""
+    token = kube.kubectl("create", "token", sa, "-n", namespace, "--duration=1h").stdout.strip()
+    config = json.loads(kube.kubectl("config", "view", "--flatten", "--minify", "-o", "json").stdout)
+    config["users"] = [{"name": "sa", "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = "sa"
+    path = tmp_path / "sa-kubeconfig"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_rbac_is_sufficient_for_the_whole_lifecycle(release: tuple[str, str], operator: OperatorProcess,
+                                                    tmp_path: Path) -> None:
+    name, namespace = release
+    operator.stop()  # only the operator running as the ServiceAccount acts
+    kubeconfig = _token_kubeconfig(tmp_path, namespace, f"{name}-microservice-operator")
+    as_sa = OperatorProcess(extra_env={"KUBECONFIG": str(kubeconfig)}, log_name=f"operator-rbac-{name}.log")
+    as_sa.log_path.unlink(missing_ok=True)
+    as_sa.start()
+    try:
+        kube.apply_obj(manifest(namespace, tracks=[("primary", 90), ("standby", 10)], failover={
+            "policy": "ActiveStandby", "primary": "primary", "standby": "standby",
+            "unhealthyAfterSeconds": 1, "failbackAfterSeconds": 1}))
+        wait_converged(namespace)
+        kube.kubectl("patch", "ms", "user", "-n", namespace, "--type=json", "-p", json.dumps([
+            {"op": "replace", "path": "/spec/tracks/0/weight", "value": 70},
+            {"op": "replace", "path": "/spec/tracks/1/weight", "value": 30}]))
+        wait_for(lambda: replicas_by_track(namespace) == {"primary": 7, "standby": 3}, what="weight edit")
+        set_pods_ready(namespace, "microservice-operator.io/track=primary", False)
+        wait_for(lambda: replicas_by_track(namespace) == {"primary": 7, "standby": 10}, timeout=20, what="failover")
+        kube.kubectl("delete", "ms", "user", "-n", namespace)
+        wait_for(lambda: not owned(namespace, "deployments"), what="garbage collection")
+    finally:
+        as_sa.stop()
+    log = as_sa.log_path.read_text()
+    assert not re.search(r"403|[Ff]orbidden", log), log[-3000:]
