@@ -85,3 +85,11 @@ helm-install: ## Apply the CRDs and install or upgrade the chart into the curren
 deploy-samples: ## Apply the sample namespace and Microservices (user, order) to the current kubectl context
 	kubectl apply --server-side -f samples/manifests/namespace.yaml
 	kubectl apply --server-side -f samples/manifests/
+
+.PHONY: bench
+bench: install ## Benchmarks P1–P5 against the raw-apply floor (~10 min); results in bench/results/ and the README
+	$(PY) -m bench.run --size full
+
+.PHONY: demo
+demo: install cluster-up ## The product in 3 minutes: samples, weight edits, scaling, failover and failback (live view)
+	$(PY) hack/demo.py

@@ -7,7 +7,7 @@ cd "$root"
 venv="$root/.venv"
 python=${PYTHON:-python3}
 
-apt_packages="ca-certificates git make procps curl"
+apt_packages="ca-certificates git make procps curl docker.io debootstrap"
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

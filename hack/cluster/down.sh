@@ -10,6 +10,11 @@ if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
   "$state/bin/kwokctl" --name "$name" delete cluster
 fi
 rm -f "$state/kubeconfig"
+# The operator `make demo` leaves running.
+if [ -f "$state/operator.pid" ]; then
+  kill "$(cat "$state/operator.pid")" 2>/dev/null && echo "stopped the demo operator"
+  rm -f "$state/operator.pid"
+fi
 # Belt and braces: nothing started from .cluster/bin may outlive the cluster.
 pids=$(pgrep -f "^$state/" || true)
 if [ -n "$pids" ]; then

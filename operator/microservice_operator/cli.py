@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -35,12 +36,23 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-address", default="0.0.0.0", help="address the metrics endpoint binds to")
     run.add_argument("--peering", metavar="NAME",
                      help="coordinate with other replicas through this KopfPeering (default: standalone)")
-    run.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    run.add_argument("--priority", type=_priority, default=0, metavar="N|random",
+                     help="peering priority of this replica; 'random' draws one at start, so replicas of one "
+                     "Deployment differ and exactly one (the highest) acts")
     run.add_argument("--log-level", default=os.environ.get("MSO_LOG_LEVEL", "INFO"),
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     render = sub.add_parser("render", help="print the objects a Microservice file implies, without a cluster")
     render.add_argument("-f", "--filename", required=True, help="YAML file with one or more Microservices")
     return parser
+
+
+def _priority(value: str) -> int:
+    if value == "random":
+        return secrets.randbelow(1_000_000) + 1
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither an integer nor 'random'") from None
 
 
 def main(argv: list[str] | None = None) -> int:

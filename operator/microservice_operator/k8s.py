@@ -23,6 +23,7 @@ from .resources.common import FIELD_MANAGER
 
 log = logging.getLogger(__name__)
 
+USER_AGENT = "microservice-operator/0.1.0"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML; the client sends dicts as JSON
 _PLURALS = {"Deployment": "deployments", "Service": "services", "HTTPRoute": "httproutes", KIND: PLURAL,
             "Event": "events"}
@@ -40,7 +41,9 @@ def load_client(kubeconfig: str | None = None, pool_size: int = 16) -> client.Ap
     else:
         config.load_incluster_config(client_configuration=cfg)
     cfg.connection_pool_maxsize = pool_size
-    return client.ApiClient(cfg)
+    api = client.ApiClient(cfg)
+    api.user_agent = USER_AGENT  # the apiserver's audit log attributes requests by it
+    return api
 
 
 def object_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:

@@ -1,0 +1,160 @@
+"""make bench: P1–P5 on the local cluster, as ratios against the raw-apply floor of the same run.
+
+    python -m bench.run [--size full|smoke] [--no-readme]
+
+Writes bench/results/latest.json and latest.md, and (full size) the README's benchmark table.
+Benchmarks are not tests: nothing here asserts a timing; the targets are reported, met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from microservice_operator.k8s import load_client
+
+from tests.conftest import OperatorProcess
+from tests.support import kube
+
+from . import figures as f
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+AUDIT_LOG = ROOT / ".cluster" / "kwok" / "clusters" / "microservice-operator" / "logs" / "audit.log"
+
+
+@dataclass(frozen=True)
+class Size:
+    p1: int
+    p3: int
+    idle_seconds: float
+    p5: int
+
+
+SIZES = {"full": Size(p1=100, p3=1000, idle_seconds=60, p5=20), "smoke": Size(p1=3, p3=10, idle_seconds=3, p5=2)}
+TARGETS = {"P1 p50": 1.5, "P1 p99": 3.0, "P2 p50": 1.5, "P3": 2.0, "P3 RSS MiB": 150, "P4 writes": 0,
+           "P4 CPU %": 2.0, "P5 p99 s": 1.0}
+
+
+def measure(size: Size, operator: OperatorProcess) -> dict[str, Any]:
+    api = load_client(str(kube.KUBECONFIG), pool_size=16)
+    bench = f.Bench(api, f"bench-{uuid.uuid4().hex[:4]}")
+    assert operator.proc is not None
+    try:
+        op1, fl1, names = f.p1_create(bench, size.p1)
+        op2, fl2 = f.p2_weight_edit(bench, names)
+        op3, fl3 = f.p3_many(bench, size.p3, concurrency=8)
+        rss = f.peak_rss_mib(operator.proc.pid)
+        writes, cpu, write_kinds = f.p4_idle(AUDIT_LOG, operator.proc.pid, size.idle_seconds)
+        p5 = f.p5_failover(bench, size.p5, kube.set_pods_ready)
+    finally:
+        bench.cleanup()
+    return {
+        "P1": {"operator": f.summary(op1), "floor": f.summary(fl1)},
+        "P2": {"operator": f.summary(op2), "floor": f.summary(fl2)},
+        "P3": {"operator_seconds": op3, "floor_seconds": fl3, "objects": size.p3, "peak_rss_mib": rss},
+        "P4": {"seconds": size.idle_seconds, "writes": writes, "write_kinds": write_kinds, "cpu_percent": cpu},
+        "P5": {"minus_dwell": f.summary(p5)},
+    }
+
+
+def ratios(raw: dict[str, Any]) -> dict[str, float]:
+    return {
+        "P1 p50": raw["P1"]["operator"]["p50"] / raw["P1"]["floor"]["p50"],
+        "P1 p99": raw["P1"]["operator"]["p99"] / raw["P1"]["floor"]["p99"],
+        "P2 p50": raw["P2"]["operator"]["p50"] / raw["P2"]["floor"]["p50"],
+        "P3": raw["P3"]["operator_seconds"] / raw["P3"]["floor_seconds"],
+        "P3 RSS MiB": raw["P3"]["peak_rss_mib"],
+        "P4 writes": raw["P4"]["writes"],
+        "P4 CPU %": raw["P4"]["cpu_percent"],
+        "P5 p99 s": raw["P5"]["minus_dwell"]["p99"],
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    raw, measured = result["raw"], result["ratios"]
+    ms = 1000.0
+    rows = [
+        ("P1 create → converged, p50", f"{raw['P1']['operator']['p50'] * ms:.0f} ms",
+         f"{raw['P1']['floor']['p50'] * ms:.0f} ms", "P1 p50", "≤ 1.5×"),
+        ("P1 create → converged, p99", f"{raw['P1']['operator']['p99'] * ms:.0f} ms",
+         f"{raw['P1']['floor']['p99'] * ms:.0f} ms", "P1 p99", "≤ 3×"),
+        ("P2 weight edit → replicas, p50", f"{raw['P2']['operator']['p50'] * ms:.0f} ms",
+         f"{raw['P2']['floor']['p50'] * ms:.0f} ms", "P2 p50", "≤ 1.5×"),
+        (f"P3 {raw['P3']['objects']} objects at once → all converged", f"{raw['P3']['operator_seconds']:.1f} s",
+         f"{raw['P3']['floor_seconds']:.1f} s", "P3", "≤ 2×"),
+        ("P3 operator peak RSS", f"{raw['P3']['peak_rss_mib']:.0f} MiB", "—", "P3 RSS MiB", "≤ 150 MiB"),
+        (f"P4 {raw['P4']['seconds']:.0f} s idle: operator writes", str(raw["P4"]["writes"]), "—", "P4 writes", "0"),
+        ("P4 idle: operator CPU", f"{raw['P4']['cpu_percent']:.2f} %", "—", "P4 CPU %", "< 2 %"),
+        ("P5 unready → failover written, minus dwell, p50", f"{raw['P5']['minus_dwell']['p50'] * ms:.0f} ms",
+         "—", None, ""),
+        ("P5 … p99", f"{raw['P5']['minus_dwell']['p99'] * ms:.0f} ms", "—", "P5 p99 s", "≤ 1 s"),
+    ]
+    lines = ["| Figure | Operator | Floor | Ratio / value | Target | Met |", "|---|---|---|---|---|---|"]
+    for label, op, floor, key, target in rows:
+        value = "" if key is None else (f"{measured[key]:.2f}×" if key in ("P1 p50", "P1 p99", "P2 p50", "P3")
+                                        else f"{measured[key]:.2f}")
+        met = "" if key is None else ("yes" if result["met"][key] else "**no**")
+        lines.append(f"| {label} | {op} | {floor} | {value} | {target} | {met} |")
+    return "\n".join(lines)
+
+
+def met(measured: dict[str, float]) -> dict[str, bool]:
+    return {k: (measured[k] == 0 if k == "P4 writes" else measured[k] < TARGETS[k] if k == "P4 CPU %"
+                else measured[k] <= TARGETS[k]) for k in TARGETS}
+
+
+def machine() -> dict[str, Any]:
+    versions = (ROOT / "hack" / "cluster" / "versions.env").read_text()
+    return {"kind": "polyglot", "cores": os.cpu_count(), "python": platform.python_version(),
+            "kernel": platform.release(),
+            "pins": dict(re.findall(r"^(\w+)=(\S+)$", versions, re.M))}
+
+
+def update_readme(markdown: str) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    block = f"<!-- bench:start -->\n{markdown}\n<!-- bench:end -->"
+    readme.write_text(re.sub(r"<!-- bench:start -->.*<!-- bench:end -->", lambda _: block, text, flags=re.S))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench")
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--no-readme", action="store_true", help="do not update the README's table")
+    args = parser.parse_args()
+    subprocess.run([str(ROOT / "hack" / "cluster" / "up.sh")], check=True)
+    kube.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    operator = OperatorProcess(extra_env={"MSO_LOG_LEVEL": "WARNING"}, log_name="operator-bench.log")
+    operator.start()
+    try:
+        raw = measure(SIZES[args.size], operator)
+    finally:
+        operator.stop()
+    measured = ratios(raw)
+    result = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "size": args.size, "machine": machine(),
+              "ratios": measured, "targets": TARGETS, "met": met(measured), "raw": raw}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "latest" if args.size == "full" else f"{args.size}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    markdown = (f"Measured {result['date']} on a `{result['machine']['kind']}` machine "
+                f"({result['machine']['cores']} cores), size `{args.size}`:\n\n{table(result)}")
+    (RESULTS / f"{name}.md").write_text(markdown + "\n")
+    print(markdown)
+    if args.size == "full" and not args.no_readme:
+        update_readme(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
