@@ -39,7 +39,7 @@ cluster-down: ## Stop and delete the local cluster
 
 .PHONY: lint
 lint: install ## ruff and mypy (strict on the package)
-	$(VENV)/bin/ruff check operator tests samples
+	$(VENV)/bin/ruff check operator tests samples bench hack
 	$(VENV)/bin/mypy
 
 .PHONY: unit

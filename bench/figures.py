@@ -8,6 +8,7 @@ watch-based tracker.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -173,8 +174,6 @@ def p4_idle(audit_log: Path, pid: int, seconds: float) -> tuple[int, float, dict
 
 
 def _cpu_seconds(pid: int) -> float:
-    import os
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

@@ -46,18 +46,21 @@ def kubectl(*args: str, show: bool = True, check: bool = True) -> str:
     return result.stdout
 
 
-console = Console()
-lines: list[Text] = []
-live: Live | None = None
+class Screen:
+    """Where the demo writes: a rich live view on a terminal, plain lines otherwise."""
+
+    console = Console()
+    lines: list[Text] = []
+    live: Live | None = None
 
 
 def say(message: str, style: str = "") -> None:
-    if live is None:
+    if Screen.live is None:
         print(message, flush=True)
     else:
-        lines.append(Text(message, style=style))
-        del lines[:-8]
-        live.update(view())
+        Screen.lines.append(Text(message, style=style))
+        del Screen.lines[:-8]
+        Screen.live.update(view())
 
 
 def snapshot() -> dict[str, Any]:
@@ -88,7 +91,7 @@ def view() -> Group:
     events = Table(title="last events", title_justify="left", show_header=False)
     for e in snap["events"]:
         events.add_row(e["type"], e["involvedObject"]["name"], e["reason"], e["message"][:70])
-    return Group(*[track_table(m) for _, m in sorted(snap["ms"].items())], events, *lines)
+    return Group(*[track_table(m) for _, m in sorted(snap["ms"].items())], events, *Screen.lines)
 
 
 def plain_status() -> None:
@@ -103,10 +106,10 @@ def wait(description: str, done: Callable[[dict[str, Any]], bool], timeout: floa
     say(f"  … waiting until {description}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if live is not None:
-            live.update(view())
+        if Screen.live is not None:
+            Screen.live.update(view())
         if done(snapshot()):
-            if live is None:
+            if Screen.live is None:
                 plain_status()
             return
         time.sleep(0.5)
@@ -164,11 +167,24 @@ def start_operator() -> None:
     OPERATOR_PID.write_text(str(proc.pid))
 
 
+def wait_namespace_usable() -> None:
+    """A namespace still being deleted (say, by a previous run) refuses new objects: wait it out."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        out = kubectl("get", "namespace", NS, "-o", "jsonpath={.status.phase}", show=False, check=False)
+        if out != "Terminating":
+            return
+        say(f"  … namespace {NS} is still being deleted; waiting")
+        time.sleep(2)
+    raise DemoError(f"namespace {NS} stayed Terminating for 120s")
+
+
 def story() -> None:
     say("1. The CRDs, the operator, and the sample services (user 90/10 over v1/v2; order primary/standby)")
     kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/microservices.microservice-operator.io")
     start_operator()
+    wait_namespace_usable()
     kubectl("apply", "--server-side", "-f", str(ROOT / "samples" / "manifests" / "namespace.yaml"))
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "samples" / "manifests"))
     wait("user runs 9/1 and order 4/0, all ready", lambda s: ready_as("user", {"v1": 9, "v2": 1})(s)
@@ -190,20 +206,19 @@ def story() -> None:
 
 
 def main() -> int:
-    global live
     started = time.monotonic()
     try:
-        if console.is_terminal:
-            with Live(Group(), console=console, refresh_per_second=4) as live_view:
-                live = live_view
+        if Screen.console.is_terminal:
+            with Live(Group(), console=Screen.console, refresh_per_second=4) as live_view:
+                Screen.live = live_view
                 story()
-            live = None
         else:
             story()
     except DemoError as err:
-        live = None
+        Screen.live = None
         print(f"demo: error: {err}\n(operator log: {STATE / 'logs' / 'operator-demo.log'})", file=sys.stderr)
         return 1
+    Screen.live = None
     print(f"\nDemo finished in {time.monotonic() - started:.0f}s. The cluster and the operator keep running:\n"
           f"  export KUBECONFIG={KUBECONFIG} PATH={STATE / 'bin'}:$PATH\n"
           f"  kubectl get ms -n {NS}\n  kubectl describe ms order -n {NS}\n"
