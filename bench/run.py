@@ -46,16 +46,25 @@ TARGETS = {"P1 p50": 1.5, "P1 p99": 3.0, "P2 p50": 1.5, "P3": 2.0, "P3 RSS MiB":
            "P4 CPU %": 2.0, "P5 p99 s": 1.0}
 
 
+def progress(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
 def measure(size: Size, operator: OperatorProcess) -> dict[str, Any]:
     api = load_client(str(kube.KUBECONFIG), pool_size=16)
     bench = f.Bench(api, f"bench-{uuid.uuid4().hex[:4]}")
     assert operator.proc is not None
     try:
+        progress(f"P1: {size.p1} objects, one after another")
         op1, fl1, names = f.p1_create(bench, size.p1)
+        progress(f"P2: {len(names)} weight edits")
         op2, fl2 = f.p2_weight_edit(bench, names)
+        progress(f"P3: {size.p3} objects at once")
         op3, fl3 = f.p3_many(bench, size.p3, concurrency=8)
         rss = f.peak_rss_mib(operator.proc.pid)
+        progress(f"P4: {size.idle_seconds:.0f} s idle")
         writes, cpu, write_kinds = f.p4_idle(AUDIT_LOG, operator.proc.pid, size.idle_seconds)
+        progress(f"P5: {size.p5} failovers")
         p5 = f.p5_failover(bench, size.p5, kube.set_pods_ready)
     finally:
         bench.cleanup()

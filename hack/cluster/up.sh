@@ -54,6 +54,12 @@ options:
   kubeAdmission: true
   disableQPSLimits: true
   kubeAuditPolicy: $here/audit-policy.yaml
+componentsPatches:
+  # The apiserver's default Service range is a /24: too small for benchmarks with thousands of Services.
+  - name: kube-apiserver
+    extraArgs:
+      - key: service-cluster-ip-range
+        value: 10.96.0.0/16
 YAML
   echo "creating cluster '$name' (log: $log)"
   rm -f "$kubeconfig"
@@ -64,7 +70,10 @@ fi
 
 have=$(kc get nodes -l type=kwok -o name 2>>"$log" | wc -l)
 if [ "$have" -lt "$nodes" ]; then
-  kwokctl scale node --replicas "$nodes" >>"$log" 2>&1 || fail "could not create $nodes kwok nodes"
+  # Room for benchmark-sized workloads: 5,000 pods and a /16 of pod IPs per node.
+  kwokctl scale node --replicas "$nodes" --param '.allocatable.pods = 5000' \
+    --param '.podCIDRs = ["10.128.0.0/16"]' --param '.nodeIPs = ["192.0.2.1"]' >>"$log" 2>&1 ||
+    fail "could not create $nodes kwok nodes"
 fi
 kc wait --for=condition=Ready nodes --all --timeout=60s >>"$log" 2>&1 ||
   fail "kwok nodes did not become Ready"

@@ -7,6 +7,7 @@ apply (server-side apply in a worker thread) -> status (written only when it cha
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name) of a Microservice
 UNAVAILABLE_RECHECK = 5.0
-MAX_BACKOFF = 300.0
+MAX_BACKOFF = 60.0  # a transient API failure heals within a minute
 
 
 @dataclass
@@ -271,6 +272,11 @@ def _namespace_terminating(err: Exception) -> bool:
 
 
 def _describe(err: Exception) -> str:
+    """The API server's own message, e.g. 'HTTP 500: failed to allocate a serviceIP: range is full'."""
     if isinstance(err, ApiException):
-        return f"HTTP {err.status} {err.reason}"
+        try:
+            message = json.loads(err.body or "{}").get("message") or err.reason
+        except (TypeError, ValueError):
+            message = err.reason
+        return f"HTTP {err.status}: {message}"
     return f"{type(err).__name__}: {err}"
