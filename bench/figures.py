@@ -74,11 +74,18 @@ class Bench:
         self.trackers[name] = Tracker(self.api, name)
         return name, self.trackers[name]
 
-    def cleanup(self) -> None:
+    def cleanup(self, timeout: float = 900) -> None:
+        """Deletes the run's namespaces and waits until they are gone, so the cluster is quiet after."""
         core = client.CoreV1Api(self.api)
         for name, tracker in self.trackers.items():
             tracker.stop()
             core.delete_namespace(name, propagation_policy="Background")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            left = {ns.metadata.name for ns in core.list_namespace().items} & set(self.trackers)
+            if not left:
+                return
+            time.sleep(2)
 
 
 def p1_create(bench: Bench, count: int) -> tuple[list[float], list[float], list[str]]:
@@ -102,23 +109,40 @@ def p1_create(bench: Bench, count: int) -> tuple[list[float], list[float], list[
     return op_lat, fl_lat, names
 
 
-def p2_weight_edit(bench: Bench, names: list[str]) -> tuple[list[float], list[float]]:
-    """A weight edit (50/50 → 90/10 of 2 replicas: 1/1 → 2/0) → the Deployments' replicas updated."""
+def p2_weight_edit(bench: Bench, names: list[str]) -> tuple[list[float], list[float], list[float]]:
+    """A weight edit (50/50 → 90/10 of 2 replicas: 1/1 → 2/0) → the Deployments' replicas updated.
+
+    Returns the operator's latencies, the floor's (a plain client applying the Deployments one after
+    another), and a parallel floor's (applying them concurrently; it then reverts the edit).
+    """
     op_ns, fl_ns = f"{bench.prefix}-p1-op", f"{bench.prefix}-p1-floor"
     op, fl = bench.trackers[op_ns], bench.trackers[fl_ns]
-    op_lat, fl_lat = [], []
-    for name in names:
-        want = {f"{name}-a": 2, f"{name}-b": 0}
-        started = time.monotonic()
-        bench.kube.apply(microservice(op_ns, name, replicas=2, weights=(90, 10)))
-        op_lat.append(op.wait(lambda s, w=want: _spec_replicas(s, w)) - started)
-        objs = [o for o in floor_children(microservice(fl_ns, name, replicas=2, weights=(90, 10)))
-                if o["kind"] == "Deployment"]
-        started = time.monotonic()
+    op_lat, fl_lat, par_lat = [], [], []
+    with ThreadPoolExecutor(2) as pool:
+        for name in names:
+            want = {f"{name}-a": 2, f"{name}-b": 0}
+            started = time.monotonic()
+            bench.kube.apply(microservice(op_ns, name, replicas=2, weights=(90, 10)))
+            op_lat.append(op.wait(lambda s, w=want: _spec_replicas(s, w)) - started)
+            fl_lat.append(_floor_edit(bench, fl, namespace=fl_ns, name=name, weights=(90, 10), want=want,
+                                      pool=None))
+            back = {f"{name}-a": 1, f"{name}-b": 1}
+            par_lat.append(_floor_edit(bench, fl, namespace=fl_ns, name=name, weights=(50, 50), want=back,
+                                       pool=pool))
+    return op_lat, fl_lat, par_lat
+
+
+def _floor_edit(bench: Bench, tracker: Tracker, *, namespace: str, name: str, weights: tuple[int, int],
+                want: dict[str, int], pool: ThreadPoolExecutor | None) -> float:
+    objs = [o for o in floor_children(microservice(namespace, name, replicas=2, weights=weights))
+            if o["kind"] == "Deployment"]
+    started = time.monotonic()
+    if pool is None:
         for obj in objs:
             bench.kube.apply(obj)
-        fl_lat.append(fl.wait(lambda s, w=want: _spec_replicas(s, w)) - started)
-    return op_lat, fl_lat
+    else:
+        list(pool.map(bench.kube.apply, objs))
+    return tracker.wait(lambda s: _spec_replicas(s, want)) - started
 
 
 def _spec_replicas(state: dict[str, dict[str, dict[str, Any]]], want: dict[str, int]) -> bool:

@@ -21,6 +21,7 @@ from urllib3.exceptions import HTTPError
 from .api import API_VERSION, KIND, Strategy
 from .k8s import Kube, ResourceUnavailable
 from .plan import Observed, Plan, plan
+from .resources import shapes
 from .resources.common import LABEL_TRACK
 from .resources.httproute import HTTPROUTE_API_VERSION
 from .workqueue import WorkQueue
@@ -69,59 +70,58 @@ def _identity(obj: dict[str, Any]) -> tuple[str, str, str]:
 
 
 class Freshness:
-    """Our own writes, until the watch caches catch up with them.
+    """Our own writes, per Microservice, until the watch caches catch up with them.
 
     A reconcile that starts before the watch event of the previous one's write arrives would see
     the old object and write again; overlaying what we wrote avoids that duplicate request.
     """
 
     def __init__(self) -> None:
-        self._written: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self._deleted: set[str] = set()
+        self._written: dict[Key, dict[tuple[str, str, str], dict[str, Any]]] = {}
+        self._deleted: dict[Key, set[str]] = {}
 
-    def record(self, outcome: Outcome) -> None:
-        for obj in outcome.written:
-            self._written[_identity(obj)] = obj
-        self._deleted.update(outcome.deleted)
+    def record(self, key: Key, outcome: Outcome) -> None:
+        if outcome.written:
+            mine = self._written.setdefault(key, {})
+            for obj in outcome.written:
+                shape = shapes.BY_KIND.get(obj.get("kind", ""))
+                mine[_identity(obj)] = shapes.project(obj, shape) if shape else obj
+        if outcome.deleted:
+            self._deleted.setdefault(key, set()).update(outcome.deleted)
 
     def overlay(self, key: Key, snap: Snapshot) -> Snapshot:
-        body = snap.body
-        if body is not None:
-            body = self._newer(body)
-        children = []
-        seen = set()
+        mine = self._written.get(key, {})
+        deleted = self._deleted.get(key, set())
+        body = _newer(mine, snap.body) if snap.body is not None else None
+        children, seen = [], set()
         for child in snap.children:
-            if child["metadata"].get("uid") in self._deleted:
+            if child["metadata"].get("uid") in deleted:
                 continue
             seen.add(_identity(child))
-            children.append(self._newer(child))
-        for ident, obj in self._written.items():
-            if ident not in seen and ident[0] != KIND and ident[1] == key[0] and _owner(obj) == key[1]:
-                children.append(obj)
-        self._deleted.intersection_update(c["metadata"].get("uid") for c in snap.children)
+            children.append(_newer(mine, child))
+        children += [obj for ident, obj in mine.items() if ident[0] != KIND and ident not in seen]
+        deleted.intersection_update(c["metadata"].get("uid") for c in snap.children)
+        if not mine:
+            self._written.pop(key, None)
+        if not deleted:
+            self._deleted.pop(key, None)
         return Snapshot(body, children)
 
-    def _newer(self, seen: dict[str, Any]) -> dict[str, Any]:
-        ident = _identity(seen)
-        mine = self._written.get(ident)
-        if mine is None:
-            return seen
-        if _rv(seen) >= _rv(mine):
-            del self._written[ident]
-            return seen
-        return mine
-
     def forget(self, key: Key) -> None:
-        for ident in [i for i, o in self._written.items() if i[1] == key[0] and
-                      (i[2] == key[1] if i[0] == KIND else _owner(o) == key[1])]:
-            del self._written[ident]
+        self._written.pop(key, None)
+        self._deleted.pop(key, None)
 
 
-def _owner(obj: dict[str, Any]) -> str | None:
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("kind") == KIND and ref.get("controller"):
-            return str(ref.get("name"))
-    return None
+def _newer(mine: dict[tuple[str, str, str], dict[str, Any]], seen: dict[str, Any]) -> dict[str, Any]:
+    """What the cache saw, unless what we wrote is newer; drops our copy once the cache caught up."""
+    ident = _identity(seen)
+    written = mine.get(ident)
+    if written is None:
+        return seen
+    if _rv(seen) >= _rv(written):
+        del mine[ident]
+        return seen
+    return written
 
 
 def observed_from(children: list[dict[str, Any]]) -> Observed:
@@ -158,6 +158,7 @@ class Controller:
         self.freshness = Freshness()
         self._failures: dict[Key, int] = {}
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
+        self._apply_pool = ThreadPoolExecutor(max_workers=workers * 2, thread_name_prefix="apply")
         self._tasks: list[asyncio.Task[None]] = []
 
     def enqueue(self, key: Key) -> None:
@@ -172,6 +173,7 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._apply_pool.shutdown(wait=True, cancel_futures=True)
 
     async def _resync(self) -> None:
         while True:
@@ -188,7 +190,7 @@ class Controller:
             try:
                 snap = self.freshness.overlay(key, self.source.snapshot(key))
                 outcome = await loop.run_in_executor(self._pool, self.reconcile, key, snap)
-                self.freshness.record(outcome)
+                self.freshness.record(key, outcome)
                 self._after(key, snap, outcome)
             except Exception as err:  # a reconcile error must never stop the worker
                 self._retry(key, err)
@@ -237,12 +239,12 @@ class Controller:
         result = plan(body, observed, datetime.now(UTC))
         outcome = Outcome(plan=result)
         try:
-            outcome.written += [self.kube.apply(obj) for obj in result.apply]
+            outcome.written += self._apply_all(result.apply)
         except ResourceUnavailable:
             observed.route_api_available = False
             result = plan(body, observed, datetime.now(UTC))
             outcome.plan = result
-            outcome.written += [self.kube.apply(obj) for obj in result.apply]
+            outcome.written += self._apply_all(result.apply)
         for obj in result.delete:
             self.kube.delete(obj)
             outcome.deleted.append(obj["metadata"].get("uid", ""))
@@ -252,6 +254,12 @@ class Controller:
         for event in result.events:
             self.kube.post_event(body, event.type, event.reason, event.message)
         return outcome
+
+    def _apply_all(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Applies one Microservice's changed children concurrently: one round trip, not one per child."""
+        if len(objects) <= 1:
+            return [self.kube.apply(obj) for obj in objects]
+        return list(self._apply_pool.map(self.kube.apply, objects))
 
     def _write_status(self, body: dict[str, Any], result: Plan, outcome: Outcome) -> None:
         if result.status == (body.get("status") or {}):

@@ -8,7 +8,6 @@ progress annotations); every write is the controller's.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from . import metrics
 from .api import GROUP, PLURAL, VERSION
 from .controller import Controller, Key, Snapshot
 from .k8s import Kube, load_client
+from .resources import shapes
 from .resources.common import LABEL_MANAGED_BY, LABEL_MICROSERVICE, MANAGED_BY
 from .resources.httproute import GATEWAY_GROUP
 
@@ -54,12 +54,24 @@ state = _State()
 
 
 def _plain(body: kopf.Body, kind: str, api_version: str) -> dict[str, Any]:
-    """A detached copy of the object, without managedFields (large, and never read)."""
-    raw = copy.deepcopy(dict(body))
+    """A Microservice as a plain dict, without managedFields (large, and never read).
+
+    A shallow copy is enough: each watch event brings a new dict that kopf never mutates, and
+    the planner only reads.
+    """
+    raw = dict(body)
+    raw["metadata"] = {k: v for k, v in (raw.get("metadata") or {}).items() if k != "managedFields"}
     raw.setdefault("kind", kind)
     raw.setdefault("apiVersion", api_version)
-    raw.get("metadata", {}).pop("managedFields", None)
     return raw
+
+
+def _child(body: kopf.Body, shape: shapes.Shape, kind: str, api_version: str) -> dict[str, Any]:
+    """An owned object, projected onto the fields the planner reads (see resources/shapes.py)."""
+    projected: dict[str, Any] = shapes.project(dict(body), shape)
+    projected.setdefault("kind", kind)
+    projected.setdefault("apiVersion", api_version)
+    return projected
 
 
 def _enqueue(key: Key, **indexes: Any) -> None:
@@ -77,17 +89,18 @@ def microservice_index(namespace: str | None, name: str, body: kopf.Body, **_: A
 
 @kopf.index("apps", "v1", "deployments", labels=OWNED)
 def deployment_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace or "", labels[LABEL_MICROSERVICE]): _plain(body, "Deployment", "apps/v1")}
+    return {(namespace or "", labels[LABEL_MICROSERVICE]): _child(body, shapes.DEPLOYMENT, "Deployment", "apps/v1")}
 
 
 @kopf.index("", "v1", "services", labels=OWNED)
 def service_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace or "", labels[LABEL_MICROSERVICE]): _plain(body, "Service", "v1")}
+    return {(namespace or "", labels[LABEL_MICROSERVICE]): _child(body, shapes.SERVICE, "Service", "v1")}
 
 
 @kopf.index(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED)
 def route_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Key, Any]:
-    return {(namespace or "", labels[LABEL_MICROSERVICE]): _plain(body, "HTTPRoute", f"{GATEWAY_GROUP}/v1")}
+    return {(namespace or "", labels[LABEL_MICROSERVICE]): _child(body, shapes.HTTPROUTE, "HTTPRoute",
+                                                                 f"{GATEWAY_GROUP}/v1")}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
@@ -112,7 +125,7 @@ async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
         if name in kwargs:
             source.indexes[name] = kwargs[name]
     workers = int(os.environ.get("MSO_WORKERS", "8"))
-    kube = Kube(load_client(pool_size=workers + 2))
+    kube = Kube(load_client(pool_size=workers * 3 + 2))  # reconcile threads, their applies, spare
     state.controller = Controller(kube, source, workers=workers,
                             resync_seconds=float(os.environ.get("MSO_RESYNC_SECONDS", "300")),
                             hooks=metrics)

@@ -1,0 +1,43 @@
+"""The parts of owned objects the operator reads back, so the watch caches keep only those.
+
+The planner compares a desired object with the live one only on the keys the builders set
+(``plan.is_subset``), and reads a few status fields; everything else the API server adds
+(defaults, clusterIPs, conditions, managedFields) is never looked at. Projecting each watched
+object onto this shape keeps the caches small without changing any decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Shape = dict[str, Any]  # key -> True (keep the whole value) or a nested Shape (lists: per element)
+
+_META: Shape = {k: True for k in ("name", "namespace", "uid", "resourceVersion", "generation", "labels",
+                                  "annotations", "ownerReferences", "deletionTimestamp")}
+_CONTAINER: Shape = {k: True for k in ("name", "image", "ports", "readinessProbe", "livenessProbe", "env",
+                                       "resources", "securityContext")}
+
+DEPLOYMENT: Shape = {
+    "apiVersion": True, "kind": True, "metadata": _META,
+    "spec": {"replicas": True, "selector": True,
+             "template": {"metadata": {"labels": True},
+                          "spec": {"securityContext": True, "containers": _CONTAINER}}},
+    "status": {k: True for k in ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")},
+}
+SERVICE: Shape = {"apiVersion": True, "kind": True, "metadata": _META,
+                  "spec": {"type": True, "selector": True, "ports": True}}
+HTTPROUTE: Shape = {"apiVersion": True, "kind": True, "metadata": _META, "spec": True}
+
+
+def project(value: Any, shape: Shape | bool) -> Any:
+    """``value`` restricted to ``shape``; a list is projected element by element."""
+    if shape is True:
+        return value
+    if isinstance(value, list):
+        return [project(item, shape) for item in value]
+    if not isinstance(value, dict) or not isinstance(shape, dict):
+        return value
+    return {k: project(v, shape[k]) for k, v in value.items() if k in shape}
+
+
+BY_KIND: dict[str, Shape] = {"Deployment": DEPLOYMENT, "Service": SERVICE, "HTTPRoute": HTTPROUTE}

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from microservice_operator.plan import Observed, plan
+from microservice_operator.resources.shapes import BY_KIND, project
+
+FULL = {
+    "apiVersion": "microservice-operator.io/v1alpha1", "kind": "Microservice",
+    "metadata": {"name": "user", "namespace": "shop", "uid": "u1", "generation": 1},
+    "spec": {"replicas": 5, "port": 9000, "service": {"type": "NodePort", "port": 81},
+             "probes": {"readinessPath": "/r", "livenessPath": "/l"},
+             "routing": {"strategy": "GatewayAPI", "gateway": {"parentRefs": [{"name": "gw", "namespace": "x",
+                                                                             "sectionName": "s"}],
+                                                            "hostnames": ["h"], "path": "/p"}},
+             "tracks": [{"name": "a", "image": "i:1", "weight": 60, "env": [{"name": "E", "value": "1"}],
+                         "resources": {"limits": {"memory": "1Gi"}}},
+                        {"name": "b", "image": "i:2", "weight": 40}]},
+}
+
+
+def test_projection_keeps_everything_the_builders_set() -> None:
+    built = plan(FULL, Observed(), datetime.now(UTC)).apply
+    assert {o["kind"] for o in built} == {"Deployment", "Service", "HTTPRoute"}
+    for obj in built:
+        assert project(obj, BY_KIND[obj["kind"]]) == obj, obj["kind"]
+
+
+def test_projection_drops_what_the_server_adds() -> None:
+    live = {"kind": "Service", "metadata": {"name": "s", "managedFields": [{"manager": "x"}], "uid": "1"},
+            "spec": {"clusterIP": "10.0.0.1", "type": "ClusterIP", "ports": [{"port": 80}]},
+            "status": {"loadBalancer": {}}}
+    assert project(live, BY_KIND["Service"]) == {"kind": "Service", "metadata": {"name": "s", "uid": "1"},
+                                                 "spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}
