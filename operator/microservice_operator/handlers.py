@@ -25,6 +25,7 @@ from .resources.httproute import GATEWAY_GROUP
 
 log = logging.getLogger(__name__)
 OWNED: Mapping[str, Any] = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MICROSERVICE: kopf.PRESENT}
+OWNED_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_MICROSERVICE}"
 
 
 class IndexSource:
@@ -121,6 +122,10 @@ async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
     settings.persistence.finalizer = "microservice-operator.io/kopf-finalizer"
+    # Filter owned kinds on the server: without it kopf decodes every Deployment and Service event
+    # in the cluster, ours or not, only to drop them in the handlers' label filters.
+    for resource in (("apps", "v1", "deployments"), ("", "v1", "services"), (GATEWAY_GROUP, "v1", "httproutes")):
+        settings.watching.label_selectors[resource] = OWNED_SELECTOR
     for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
         if name in kwargs:
             source.indexes[name] = kwargs[name]

@@ -6,14 +6,18 @@ import math
 
 import pytest
 
-from bench.run import SIZES, measure, met, ratios, table
+from bench.run import SIZES, measure, met, new_bench, ratios, table
 from tests.conftest import OperatorProcess
 
 pytestmark = pytest.mark.cluster
 
 
 def test_bench_smoke_reports_every_figure(operator_alive: OperatorProcess) -> None:
-    raw = measure(SIZES["smoke"], operator_alive)
+    bench = new_bench()
+    try:
+        raw = measure(SIZES["smoke"], operator_alive, bench)
+    finally:
+        bench.cleanup()
     measured = ratios(raw)
     assert set(measured) == {"P1 p50", "P1 p99", "P2 p50", "P2 p50 vs parallel floor", "P3", "P3 RSS MiB",
                              "P4 writes", "P4 CPU %", "P5 p99 s"}
