@@ -238,8 +238,6 @@ class Microservice(_Model):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    api_version: Literal["microservice-operator.io/v1alpha1"] = "microservice-operator.io/v1alpha1"
-    kind: Literal["Microservice"] = "Microservice"
     name: str
     namespace: str
     uid: str = ""

@@ -6,7 +6,7 @@ the shared Service's selector all come from :func:`decide`, and nothing else com
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .api import MicroserviceSpec, Policy
@@ -46,7 +46,6 @@ class Decision:
     failover: FailoverState
     degraded_reason: str | None = None
     next_deadline: datetime | None = None
-    base_replicas: dict[str, int] = field(default_factory=dict)
 
 
 def base_replicas(spec: MicroserviceSpec) -> dict[str, int]:
@@ -103,7 +102,7 @@ def decide(
     base = base_replicas(spec)
     configured = Decision(
         routing_weights={t.name: t.weight for t in spec.tracks},
-        replicas=dict(base), selector_track=None, failover=FailoverState(), base_replicas=base,
+        replicas=dict(base), selector_track=None, failover=FailoverState(),
     )
     policy = spec.failover.policy
     if policy is Policy.ACTIVE_STANDBY:
@@ -140,7 +139,7 @@ def _active_standby(
         reason=f"{REASON_PRIMARY_UNHEALTHY}: track {fo.primary} stayed below "
         f"{fo.min_ready_percent}% ready for {fo.unhealthy_after_seconds}s",
     )
-    return Decision(weights, replicas, fo.standby, state, degraded, deadline, configured.base_replicas)
+    return Decision(weights, replicas, fo.standby, state, degraded, deadline)
 
 
 def _failed_tracks(
@@ -191,4 +190,4 @@ def _redistribute(
         active=True, failed_tracks=tuple(failed), since=previous.since if previous.active else now,
         reason=f"{REASON_TRACKS_UNHEALTHY}: traffic moved away from {', '.join(failed)}",
     )
-    return Decision(weights, replicas, None, state, degraded, deadline, configured.base_replicas)
+    return Decision(weights, replicas, None, state, degraded, deadline)

@@ -75,10 +75,7 @@ def _child(body: kopf.Body, shape: shapes.Shape, kind: str, api_version: str) ->
     return projected
 
 
-def _enqueue(key: Key, **indexes: Any) -> None:
-    for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
-        if name in indexes:
-            source.indexes[name] = indexes[name]
+def _enqueue(key: Key) -> None:
     if state.controller is not None:
         state.controller.enqueue(key)
 
@@ -105,15 +102,15 @@ def route_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)
-async def microservice_changed(namespace: str | None, name: str, **kwargs: Any) -> None:
-    _enqueue((namespace or "", name), **kwargs)
+async def microservice_changed(namespace: str | None, name: str, **_: Any) -> None:
+    _enqueue((namespace or "", name))
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=OWNED)
 @kopf.on.event("", "v1", "services", labels=OWNED)
 @kopf.on.event(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED)
-async def child_changed(namespace: str | None, labels: kopf.Labels, **kwargs: Any) -> None:
-    _enqueue((namespace or "", labels[LABEL_MICROSERVICE]), **kwargs)
+async def child_changed(namespace: str | None, labels: kopf.Labels, **_: Any) -> None:
+    _enqueue((namespace or "", labels[LABEL_MICROSERVICE]))
 
 
 @kopf.on.startup()
@@ -126,9 +123,9 @@ async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     # in the cluster, ours or not, only to drop them in the handlers' label filters.
     for resource in (("apps", "v1", "deployments"), ("", "v1", "services"), (GATEWAY_GROUP, "v1", "httproutes")):
         settings.watching.label_selectors[resource] = OWNED_SELECTOR
+    # kopf passes every index to every handler, activities included: keep them for the snapshots.
     for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
-        if name in kwargs:
-            source.indexes[name] = kwargs[name]
+        source.indexes[name] = kwargs[name]
     workers = int(os.environ.get("MSO_WORKERS", "8"))
     kube = Kube(load_client(pool_size=workers * 3 + 2))  # reconcile threads, their applies, spare
     state.controller = Controller(kube, source, workers=workers,

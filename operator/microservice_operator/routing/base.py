@@ -29,6 +29,3 @@ class Router(Protocol):
 
     def effective_weights(self, weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
         """The share of traffic each track really gets, in percent."""
-
-    def explain(self) -> str:
-        """One line for docs and ``render``: how this backend splits traffic."""

@@ -23,6 +23,3 @@ class GatewayAPIRouter:
         serving = {n: (w if ready.get(n, 0) > 0 else 0) for n, w in weights.items()}
         total = sum(serving.values())
         return {n: round(100 * w / total) if total else 0 for n, w in serving.items()}
-
-    def explain(self) -> str:
-        return "an HTTPRoute carries the weights as backendRef weights; the Gateway splits requests"

@@ -22,6 +22,3 @@ class ReplicasRouter:
         """Tracks routed at weight 0 get no traffic (the Service selector excludes them on failover)."""
         serving = {n: (r if weights.get(n, 0) > 0 else 0) for n, r in ready.items()}
         return dict(zip(serving, effective_weights(list(serving.values())), strict=True))
-
-    def explain(self) -> str:
-        return "weights become replica counts; kube-proxy spreads connections over ready pods"
