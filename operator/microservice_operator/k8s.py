@@ -59,6 +59,7 @@ class Kube:
     def __init__(self, api: client.ApiClient) -> None:
         self.api = api
         self._known_missing: dict[str, float] = {}
+        self._known_served: set[str] = set()
         self._lock = threading.Lock()
 
     def _call(self, method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None,
@@ -103,8 +104,14 @@ class Kube:
                 raise
 
     def serves(self, api_version: str, kind: str, recheck_after: float = 5.0) -> bool:
-        """Whether the API server serves ``kind``; a negative answer is re-checked after a few seconds."""
+        """Whether the API server serves ``kind``.
+
+        A positive answer is kept until an apply gets a 404 (``_mark_missing``); a negative one is
+        re-checked after a few seconds. So reconciles do not repeat the discovery request.
+        """
         with self._lock:
+            if api_version in self._known_served:
+                return True
             missing_since = self._known_missing.get(api_version)
         if missing_since is not None and time.monotonic() - missing_since < recheck_after:
             return False
@@ -118,12 +125,14 @@ class Kube:
         with self._lock:
             if ok:
                 self._known_missing.pop(api_version, None)
+                self._known_served.add(api_version)
             else:
                 self._known_missing[api_version] = time.monotonic()
         return ok
 
     def _mark_missing(self, api_version: str) -> None:
         with self._lock:
+            self._known_served.discard(api_version)
             self._known_missing[api_version] = time.monotonic()
 
     def post_event(self, owner: dict[str, Any], etype: str, reason: str, message: str) -> None:
