@@ -134,6 +134,7 @@ def test_rbac_is_sufficient_for_the_whole_lifecycle(release: tuple[str, str], op
             {"op": "replace", "path": "/spec/tracks/0/weight", "value": 70},
             {"op": "replace", "path": "/spec/tracks/1/weight", "value": 30}]))
         wait_for(lambda: replicas_by_track(namespace) == {"primary": 7, "standby": 3}, what="weight edit")
+        wait_converged(namespace)
         set_pods_ready(namespace, "microservice-operator.io/track=primary", False)
         wait_for(lambda: replicas_by_track(namespace) == {"primary": 7, "standby": 10}, timeout=20, what="failover")
         kube.kubectl("delete", "ms", "user", "-n", namespace)

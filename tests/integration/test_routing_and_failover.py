@@ -115,7 +115,7 @@ def test_active_standby_replicas_strategy_fails_over_and_back(namespace: str,
     kube.apply_obj(active_standby(namespace))
     wait_converged(namespace)
     assert "microservice-operator.io/track" not in service_selector(namespace)
-    set_pods_ready(namespace, PRIMARY, False)
+    assert set_pods_ready(namespace, PRIMARY, False) == 9
     wait_for(lambda: service_selector(namespace).get("microservice-operator.io/track") == "standby",
              timeout=15, what="the shared Service to select only the standby")
     set_pods_ready(namespace, PRIMARY, True)
@@ -128,7 +128,8 @@ def test_active_standby_gateway_strategy_fails_over_and_back(
         namespace: str, gateway_crds: None, operator_alive: OperatorProcess) -> None:
     kube.apply_obj(active_standby(namespace, routing={"strategy": "GatewayAPI", "gateway": GATEWAY}))
     wait_for(lambda: route_weights(namespace) == {"primary": 90, "standby": 10}, what="route 90/10")
-    set_pods_ready(namespace, PRIMARY, False)
+    wait_converged(namespace)  # the route exists before the pods: every primary pod must be there to fail
+    assert set_pods_ready(namespace, PRIMARY, False) == 9
     wait_for(lambda: route_weights(namespace) == {"primary": 0, "standby": 100}, timeout=15,
              what="route standby=100")
     set_pods_ready(namespace, PRIMARY, True)
