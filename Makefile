@@ -60,7 +60,7 @@ crds: cluster-up ## Apply the CRDs to the local cluster
 
 .PHONY: run
 run: crds ## Run the operator locally against .cluster/kubeconfig
-	KUBECONFIG=$(KUBECONFIG_LOCAL) $(VENV)/bin/microservice-operator run --liveness http://127.0.0.1:8080/healthz --metrics-address 127.0.0.1
+	KUBECONFIG=$(KUBECONFIG_LOCAL) $(ROOT)/.venv-operator/bin/microservice-operator run --liveness http://127.0.0.1:8080/healthz --metrics-address 127.0.0.1
 
 .PHONY: base-image
 base-image: ## Make the local base image (debootstrap bookworm + python3, docker import)

@@ -62,9 +62,9 @@ def summary(values: list[float]) -> dict[str, float]:
 class Bench:
     """Shared clients and namespaces for one run."""
 
-    def __init__(self, api: client.ApiClient, prefix: str) -> None:
-        self.api = api
-        self.kube = Kube(api)
+    def __init__(self, api: client.ApiClient, kube: Kube, prefix: str) -> None:
+        self.api = api  # the official client, for watches and namespaces
+        self.kube = kube  # the operator's own client, for the floor's applies
         self.prefix = prefix
         self.trackers: dict[str, Tracker] = {}
 

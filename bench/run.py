@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from microservice_operator.k8s import load_client
+from kubernetes import client, config
+from microservice_operator.k8s import Kube, load_client
 
 from tests.conftest import OperatorProcess
 from tests.support import kube
@@ -51,7 +52,12 @@ def progress(message: str) -> None:
 
 
 def new_bench() -> f.Bench:
-    return f.Bench(load_client(str(kube.KUBECONFIG), pool_size=16), f"bench-{uuid.uuid4().hex[:4]}")
+    """Clients for the local cluster, whatever the caller's shell says: one watch per namespace, 8 writers."""
+    os.environ["KUBECONFIG"] = str(kube.KUBECONFIG)
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(kube.KUBECONFIG), client_configuration=cfg)
+    cfg.connection_pool_maxsize = 16
+    return f.Bench(client.ApiClient(cfg), Kube(load_client(pool_size=16)), f"bench-{uuid.uuid4().hex[:4]}")
 
 
 def measure(size: Size, operator: OperatorProcess, bench: f.Bench) -> dict[str, Any]:

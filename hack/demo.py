@@ -159,7 +159,7 @@ def start_operator() -> None:
         except (ProcessLookupError, ValueError):
             OPERATOR_PID.unlink()
     log = open(STATE / "logs" / "operator-demo.log", "ab")  # noqa: SIM115 (the operator keeps writing it)
-    cmd = [str(ROOT / ".venv" / "bin" / "microservice-operator"), "run", "--liveness",
+    cmd = [str(ROOT / ".venv-operator" / "bin" / "microservice-operator"), "run", "--liveness",
            "http://127.0.0.1:8080/healthz", "--metrics-address", "127.0.0.1"]
     say(f"$ {shlex.join(['microservice-operator', *cmd[1:]])} &", style="bold cyan")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -81,7 +81,7 @@ class OperatorProcess:
     def start(self) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 (the process writes to it after we return)
-        cmd = [str(kube.ROOT / ".venv" / "bin" / "microservice-operator"), "run",
+        cmd = [str(kube.ROOT / ".venv-operator" / "bin" / "microservice-operator"), "run",
                "--liveness", f"http://127.0.0.1:{self.health_port}/healthz",
                "--metrics-port", str(self.metrics_port), "--metrics-address", "127.0.0.1"]
         env = {**kube.env_with_kubeconfig(), "MSO_RESYNC_SECONDS": "300", **self.extra_env}

@@ -7,7 +7,6 @@ apply (server-side apply in a worker thread) -> status (written only when it cha
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from .api import API_VERSION, KIND, Strategy
-from .k8s import Kube, ResourceUnavailable
+from .k8s import ApiError, Kube, ResourceUnavailable
 from .plan import Observed, Plan, plan
 from .resources import shapes
 from .resources.common import LABEL_TRACK
@@ -221,7 +219,7 @@ class Controller:
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
         delay = min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
-        if isinstance(err, ApiException | HTTPError | ResourceUnavailable):
+        if isinstance(err, ApiError | HTTPError | ResourceUnavailable):
             log.warning("reconcile %s/%s failed (%s); retrying in %.1fs", *key, _describe(err), delay)
         else:
             log.exception("reconcile %s/%s failed unexpectedly; retrying in %.1fs", *key, delay)
@@ -269,22 +267,18 @@ class Controller:
                  "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "status": result.status}
         try:
             outcome.written.append(self.kube.apply(patch, subresource="status"))
-        except ApiException as err:
+        except ApiError as err:
             if err.status != 404:  # 404: deleted meanwhile, nothing to report on
                 raise
 
 
 def _namespace_terminating(err: Exception) -> bool:
     """Writes into a namespace being deleted are refused; the object goes with it, so do not retry."""
-    return isinstance(err, ApiException) and err.status == 403 and "being terminated" in str(err.body or "")
+    return isinstance(err, ApiError) and err.status == 403 and "being terminated" in err.message
 
 
 def _describe(err: Exception) -> str:
     """The API server's own message, e.g. 'HTTP 500: failed to allocate a serviceIP: range is full'."""
-    if isinstance(err, ApiException):
-        try:
-            message = json.loads(err.body or "{}").get("message") or err.reason
-        except (TypeError, ValueError):
-            message = err.reason
-        return f"HTTP {err.status}: {message}"
+    if isinstance(err, ApiError):
+        return str(err)
     return f"{type(err).__name__}: {err}"

@@ -1,22 +1,30 @@
 """Every call the operator makes to the Kubernetes API.
 
 Writes are server-side applies with field manager ``microservice-operator``: the operator states
-the fields it owns, the API server merges, and fields it stops sending are removed. The client is
-the synchronous official one, so these functions run in worker threads, never on kopf's event loop.
+the fields it owns, the API server merges, and fields it stops sending are removed. Requests go
+over a blocking urllib3 pool, so these functions run in worker threads, never on kopf's event loop.
+
+The operator does not use the official ``kubernetes`` package: importing it costs ~20 MiB of
+memory, and kopf imports it too whenever it is installed. Credentials come from kopf's own
+kubeconfig and service-account logins, the same ones kopf's watches use.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
+import ssl
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+import kopf
+import urllib3
 
 from .api import API_VERSION, KIND, PLURAL
 from .resources.common import FIELD_MANAGER
@@ -24,26 +32,109 @@ from .resources.common import FIELD_MANAGER
 log = logging.getLogger(__name__)
 
 USER_AGENT = "microservice-operator/0.1.0"
-APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML; the client sends dicts as JSON
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML
+REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=30)
 _PLURALS = {"Deployment": "deployments", "Service": "services", "HTTPRoute": "httproutes", KIND: PLURAL,
             "Event": "events"}
+
+
+class ApiError(Exception):
+    """The API server answered outside 2xx. ``message`` is its own explanation when it sent a Status."""
+
+    def __init__(self, status: int, reason: str, body: str) -> None:
+        self.status, self.reason, self.body = status, reason, body
+        try:
+            message = json.loads(body).get("message") or reason
+        except (ValueError, AttributeError):
+            message = reason
+        self.message: str = message
+        super().__init__(f"HTTP {status}: {message}")
 
 
 class ResourceUnavailable(Exception):
     """The API server does not serve this kind (for example, the Gateway API CRDs are not installed)."""
 
 
-def load_client(kubeconfig: str | None = None, pool_size: int = 16) -> client.ApiClient:
-    """An API client from a kubeconfig (``KUBECONFIG`` or ~/.kube/config) or the in-cluster account."""
-    cfg = client.Configuration()
-    if kubeconfig or os.environ.get("KUBECONFIG") or os.path.exists(os.path.expanduser("~/.kube/config")):
-        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-    else:
-        config.load_incluster_config(client_configuration=cfg)
-    cfg.connection_pool_maxsize = pool_size
-    api = client.ApiClient(cfg)
-    api.user_agent = USER_AGENT  # the apiserver's audit log attributes requests by it
-    return api
+def credentials() -> kopf.ConnectionInfo:
+    """Where the API server is and how to log in: a kubeconfig (``KUBECONFIG`` or ~/.kube/config)
+    if there is one, else the pod's service account. Raises kopf.LoginError if neither is found."""
+    settings = kopf.OperatorSettings()
+    info = kopf.login_with_kubeconfig(settings=settings) or kopf.login_with_service_account(settings=settings)
+    if info is None:
+        raise kopf.LoginError("no kubeconfig (KUBECONFIG, ~/.kube/config) and no service account token")
+    return info
+
+
+def _decoded(data: str | bytes) -> bytes:
+    return base64.b64decode(data)
+
+
+def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
+    """TLS as the kubeconfig says: its CA (path or data), client certificate, or no verification."""
+    cadata = _decoded(info.ca_data).decode() if info.ca_data else None
+    ctx = ssl.create_default_context(cafile=os.fsdecode(info.ca_path) if info.ca_path else None, cadata=cadata)
+    if info.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if info.certificate_path or info.certificate_data:
+        with tempfile.TemporaryDirectory() as tmp:  # ssl loads certificates from files only
+            cert = _file(info.certificate_path, info.certificate_data, tmp, "tls.crt")
+            key = _file(info.private_key_path, info.private_key_data, tmp, "tls.key")
+            if cert:
+                ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def _file(path: Any, data: str | bytes | None, tmp: str, name: str) -> str | None:
+    if path:
+        return os.fsdecode(path)
+    if not data:
+        return None
+    target = os.path.join(tmp, name)
+    with open(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as out:
+        out.write(_decoded(data))
+    return target
+
+
+class Client:
+    """A pool of connections to the API server, shared by all worker threads.
+
+    On a 401 the credentials are read again and the request is retried once: service-account
+    tokens are rotated by the kubelet.
+    """
+
+    def __init__(self, pool_size: int = 16) -> None:
+        self.pool_size = pool_size
+        self._login()
+
+    def _login(self) -> None:
+        info = credentials()
+        self.server = info.server.rstrip("/")
+        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **info.as_http_headers()}
+        tls = _ssl_context(info) if self.server.startswith("https:") else None
+        self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=False,
+                                        timeout=REQUEST_TIMEOUT, ssl_context=tls)
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
+                content_type: str = "application/json") -> Any:
+        """One request; JSON in and out. Raises ApiError on any status outside 2xx."""
+        url = self.server + path + (f"?{urlencode(query)}" if query else "")
+        payload = json.dumps(body).encode() if body is not None else None
+        response = self._send(method, url, payload, content_type)
+        if response.status == 401:
+            self._login()
+            response = self._send(method, url, payload, content_type)
+        if not 200 <= response.status < 300:
+            raise ApiError(response.status, response.reason or "", response.data.decode(errors="replace"))
+        return json.loads(response.data) if response.data else {}
+
+    def _send(self, method: str, url: str, payload: bytes | None, content_type: str) -> urllib3.BaseHTTPResponse:
+        return self.pool.request(method, url, body=payload, headers={**self.headers, "Content-Type": content_type})
+
+
+def load_client(pool_size: int = 16) -> Client:
+    """A client logged in as :func:`credentials` says."""
+    return Client(pool_size)
 
 
 def object_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:
@@ -54,26 +145,13 @@ def object_path(api_version: str, kind: str, namespace: str, name: str | None = 
 
 
 class Kube:
-    """The API calls, over one pooled client shared by all worker threads."""
+    """The operator's API calls, over one pooled client shared by all worker threads."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
+    def __init__(self, client: Client) -> None:
+        self.client = client
         self._known_missing: dict[str, float] = {}
         self._known_served: set[str] = set()
         self._lock = threading.Lock()
-
-    def _call(self, method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None,
-              content_type: str = "application/json") -> Any:
-        """One request; JSON in and out. Raises ApiException on any status outside 2xx."""
-        method, url, headers, payload, _ = self.api.param_serialize(
-            method, path, query_params=query or [], body=body, auth_settings=["BearerToken"],
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-        )
-        response = self.api.call_api(method, url, header_params=headers, body=payload, _request_timeout=30)
-        data = response.read()
-        if not 200 <= response.status < 300:
-            raise ApiException(http_resp=response)
-        return json.loads(data) if data else {}
 
     def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
         """Server-side applies ``obj`` (or its status, with ``subresource='status'``)."""
@@ -81,10 +159,10 @@ class Kube:
         path = object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         if subresource:
             path += f"/{subresource}"
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
         try:
-            result: dict[str, Any] = self._call("PATCH", path, obj, query, APPLY_CONTENT_TYPE)
-        except ApiException as err:
+            result: dict[str, Any] = self.client.request("PATCH", path, obj, query, APPLY_CONTENT_TYPE)
+        except ApiError as err:
             if err.status == 404 and not subresource:
                 self._mark_missing(obj["apiVersion"])
                 raise ResourceUnavailable(f"{obj['kind']} ({obj['apiVersion']}) is not served") from err
@@ -98,8 +176,8 @@ class Kube:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background",
                 "preconditions": {"uid": meta.get("uid")} if meta.get("uid") else None}
         try:
-            self._call("DELETE", path, body)
-        except ApiException as err:
+            self.client.request("DELETE", path, body)
+        except ApiError as err:
             if err.status not in (404, 409):
                 raise
 
@@ -116,8 +194,8 @@ class Kube:
         if missing_since is not None and time.monotonic() - missing_since < recheck_after:
             return False
         try:
-            found = self._call("GET", f"/apis/{api_version}")
-        except ApiException as err:
+            found = self.client.request("GET", f"/apis/{api_version}")
+        except ApiError as err:
             if err.status != 404:
                 raise
             found = {"resources": []}
@@ -149,6 +227,6 @@ class Kube:
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
         try:
-            self._call("POST", object_path("v1", "Event", meta["namespace"]), event)
-        except ApiException as err:  # an event is worth a log line, never a failed reconcile
-            log.warning("could not post event %s on %s/%s: %s", reason, meta["namespace"], meta["name"], err.reason)
+            self.client.request("POST", object_path("v1", "Event", meta["namespace"]), event)
+        except ApiError as err:  # an event is worth a log line, never a failed reconcile
+            log.warning("could not post event %s on %s/%s: %s", reason, meta["namespace"], meta["name"], err)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from microservice_operator.plan import Observed, plan
-from microservice_operator.resources.shapes import BY_KIND, project
+from microservice_operator.resources.shapes import BY_KIND, MICROSERVICE, pack, project, unpack
 
 FULL = {
     "apiVersion": "microservice-operator.io/v1alpha1", "kind": "Microservice",
@@ -32,3 +32,16 @@ def test_projection_drops_what_the_server_adds() -> None:
             "status": {"loadBalancer": {}}}
     assert project(live, BY_KIND["Service"]) == {"kind": "Service", "metadata": {"name": "s", "uid": "1"},
                                                  "spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}
+
+
+def test_microservice_projection_keeps_spec_and_status_and_packs_losslessly() -> None:
+    live = {**FULL, "metadata": {**FULL["metadata"], "managedFields": [{"manager": "kubectl"}],
+                                 "resourceVersion": "7", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": "Ready", "observedGeneration": 1}}
+    projected = project(live, MICROSERVICE)
+    assert projected["metadata"] == {"name": "user", "namespace": "shop", "uid": "u1", "generation": 1,
+                                     "resourceVersion": "7"}
+    assert projected["spec"] == FULL["spec"] and projected["status"] == live["status"]
+    packed = pack(projected)
+    assert isinstance(packed, str) and ", " not in packed and ": " not in packed  # compact
+    assert unpack(packed) == projected
