@@ -12,6 +12,7 @@ kubeconfig and service-account logins, the same ones kopf's watches use.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 USER_AGENT = "microservice-operator/0.1.0"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML
 REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=30)
+# Connection failures (an idle pooled connection the server closed) are retried; answers never are.
+RETRIES = urllib3.Retry(total=2, redirect=0, status=0)
 _PLURALS = {"Deployment": "deployments", "Service": "services", "HTTPRoute": "httproutes", KIND: PLURAL,
             "Event": "events"}
 
@@ -57,21 +60,27 @@ class ResourceUnavailable(Exception):
 
 def credentials() -> kopf.ConnectionInfo:
     """Where the API server is and how to log in: a kubeconfig (``KUBECONFIG`` or ~/.kube/config)
-    if there is one, else the pod's service account. Raises kopf.LoginError if neither is found."""
+    if there is one, else the pod's service account. Raises kopf.LoginError if neither is found.
+
+    In a pod the server is ``KUBERNETES_SERVICE_HOST:PORT``, as client-go's in-cluster config has it,
+    so the operator does not depend on cluster DNS to reach the API server.
+    """
     settings = kopf.OperatorSettings()
-    info = kopf.login_with_kubeconfig(settings=settings) or kopf.login_with_service_account(settings=settings)
-    if info is None:
+    found = kopf.login_with_kubeconfig(settings=settings)
+    if found is not None:
+        return found
+    account = kopf.login_with_service_account(settings=settings)
+    if account is None:
         raise kopf.LoginError("no kubeconfig (KUBECONFIG, ~/.kube/config) and no service account token")
-    return info
-
-
-def _decoded(data: str | bytes) -> bytes:
-    return base64.b64decode(data)
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+    if host:
+        account = dataclasses.replace(account, server=f"https://{f'[{host}]' if ':' in host else host}:{port}")
+    return account
 
 
 def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
     """TLS as the kubeconfig says: its CA (path or data), client certificate, or no verification."""
-    cadata = _decoded(info.ca_data).decode() if info.ca_data else None
+    cadata = base64.b64decode(info.ca_data).decode() if info.ca_data else None
     ctx = ssl.create_default_context(cafile=os.fsdecode(info.ca_path) if info.ca_path else None, cadata=cadata)
     if info.insecure:
         ctx.check_hostname = False
@@ -92,7 +101,7 @@ def _file(path: Any, data: str | bytes | None, tmp: str, name: str) -> str | Non
         return None
     target = os.path.join(tmp, name)
     with open(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as out:
-        out.write(_decoded(data))
+        out.write(base64.b64decode(data))
     return target
 
 
@@ -112,7 +121,7 @@ class Client:
         self.server = info.server.rstrip("/")
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **info.as_http_headers()}
         tls = _ssl_context(info) if self.server.startswith("https:") else None
-        self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=False,
+        self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=RETRIES,
                                         timeout=REQUEST_TIMEOUT, ssl_context=tls)
 
     def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -10,8 +11,10 @@ from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests.conftest import OperatorProcess, free_port
 from tests.e2e.conftest import OPERATOR_IMAGE, ORDER_IMAGE, USER_IMAGE, run
@@ -38,15 +41,49 @@ def kubeconfig_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_operator_container_reconciles_on_the_cluster(images: None, namespace: str, crds: None,
-                                                      operator: OperatorProcess, kubeconfig_file: Path) -> None:
+@pytest.fixture
+def service_account_dir(tmp_path: Path, namespace: str) -> Iterator[Path]:
+    """What the kubelet mounts at /var/run/secrets/kubernetes.io/serviceaccount, for a real account.
+
+    The account is bound to cluster-admin: this proves the in-cluster login; the chart's
+    least-privilege RBAC is proven by the Helm tests.
+    """
+    binding = f"mso-e2e-{namespace}"
+    kube.kubectl("create", "serviceaccount", "mso", "-n", namespace)
+    kube.kubectl("create", "clusterrolebinding", binding, "--clusterrole=cluster-admin",
+                 f"--serviceaccount={namespace}:mso")
+    folder = tmp_path / "serviceaccount"
+    folder.mkdir()
+    (folder / "token").write_text(kube.kubectl("create", "token", "mso", "-n", namespace).stdout.strip())
+    (folder / "namespace").write_text(namespace)
+    shutil.copy(kube.STATE / "kwok" / "clusters" / "microservice-operator" / "pki" / "ca.crt", folder / "ca.crt")
+    for path in (tmp_path, folder, *folder.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    try:
+        yield folder
+    finally:
+        kube.kubectl("delete", "clusterrolebinding", binding, "--ignore-not-found")
+
+
+def _login_args(login: str, request: pytest.FixtureRequest) -> list[str]:
+    if login == "kubeconfig":
+        path = request.getfixturevalue("kubeconfig_file")
+        return ["-v", f"{path}:/kube/config:ro", "-e", "KUBECONFIG=/kube/config"]
+    folder = request.getfixturevalue("service_account_dir")
+    server = yaml.safe_load(kube.KUBECONFIG.read_text())["clusters"][0]["cluster"]["server"]
+    return ["-v", f"{folder}:/var/run/secrets/kubernetes.io/serviceaccount:ro",
+            "-e", "KUBERNETES_SERVICE_HOST=127.0.0.1", "-e", f"KUBERNETES_SERVICE_PORT={urlsplit(server).port}"]
+
+
+@pytest.mark.parametrize("login", ["kubeconfig", "service-account"])
+def test_operator_container_reconciles_on_the_cluster(images: None, namespace: str, operator: OperatorProcess,
+                                                      login: str, request: pytest.FixtureRequest) -> None:
     operator.stop()  # the container alone must do the work
     health = free_port()
     name = f"mso-e2e-{health}"
     run("docker", "run", "-d", "--name", name, "--network", "host", "--read-only", "--tmpfs", "/tmp", "--cap-drop=ALL",
-        "--security-opt", "no-new-privileges", "-v", f"{kubeconfig_file}:/kube/config:ro",
-        "-e", "KUBECONFIG=/kube/config", OPERATOR_IMAGE, "run", "--namespace", namespace,
-        "--liveness", f"http://127.0.0.1:{health}/healthz", "--metrics-port", "0")
+        "--security-opt", "no-new-privileges", *_login_args(login, request), OPERATOR_IMAGE, "run",
+        "--namespace", namespace, "--liveness", f"http://127.0.0.1:{health}/healthz", "--metrics-port", "0")
     try:
         wait_for(lambda: _http_ok(f"http://127.0.0.1:{health}/healthz"), timeout=60, what="the container's liveness")
         kube.apply_obj(manifest(namespace, replicas=4, tracks=[("v1", 75), ("v2", 25)]))
