@@ -59,11 +59,11 @@ def test_unready_pod_drops_ready_replicas_and_its_endpoint(namespace: str) -> No
     _deployment(namespace)
     wait_for(lambda: len([r for _, r in _endpoints(namespace) if r]) == 3, what="3 ready endpoints")
     pod = kube.core().list_namespaced_pod(namespace, label_selector="app=web").items[0]
-    set_pod_ready(pod, False)
+    assert set_pod_ready(pod, False)
     wait_for(lambda: kube.apps().read_namespaced_deployment("web", namespace).status.ready_replicas == 2,
              what="readyReplicas 2")
     wait_for(lambda: dict(_endpoints(namespace)).get(pod.metadata.name) is False, what="endpoint not ready")
-    set_pod_ready(pod, True)
+    assert set_pod_ready(pod, True)
     wait_for(lambda: kube.apps().read_namespaced_deployment("web", namespace).status.ready_replicas == 3,
              what="readyReplicas back to 3")
     assert set_pods_ready(namespace, "app=web", False) == 3

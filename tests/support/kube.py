@@ -66,17 +66,23 @@ def wait_for(probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}")
 
 
-def set_pod_ready(pod: Any, ready: bool) -> None:
+def set_pod_ready(pod: Any, ready: bool) -> bool:
     """Sets a pod's Ready and ContainersReady conditions through the status subresource.
 
     kwok marks pods ready once and leaves them alone, so this stands in for a failing readiness
     probe: the Deployment's readyReplicas and the EndpointSlices follow, as on a real node.
-    ``pod`` is a V1Pod, a dict with metadata, or a ``(namespace, name)`` tuple.
+    ``pod`` is a V1Pod, a dict with metadata, or a ``(namespace, name)`` tuple. Returns False if
+    the pod is gone (a scale-down's pod can vanish between a list and this call).
     """
     namespace, name = _pod_key(pod)
     status = "True" if ready else "False"
     for _ in range(10):
-        live = core().read_namespaced_pod_status(name, namespace)
+        try:
+            live = core().read_namespaced_pod_status(name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return False
+            raise
         for cond in live.status.conditions or []:
             if cond.type in ("Ready", "ContainersReady") and cond.status != status:
                 cond.status = status
@@ -85,19 +91,19 @@ def set_pod_ready(pod: Any, ready: bool) -> None:
             cs.ready = ready
         try:
             core().replace_namespaced_pod_status(name, namespace, live)
-            return
+            return True
         except ApiException as err:
+            if err.status == 404:
+                return False
             if err.status != 409:
                 raise
     raise AssertionError(f"could not set readiness of pod {namespace}/{name}: kept conflicting")
 
 
 def set_pods_ready(namespace: str, selector: str, ready: bool) -> int:
-    """``set_pod_ready`` for every pod matching the label ``selector``; returns how many."""
+    """``set_pod_ready`` for every pod matching the label ``selector``; returns how many it set."""
     pods = core().list_namespaced_pod(namespace, label_selector=selector).items
-    for pod in pods:
-        set_pod_ready(pod, ready)
-    return len(pods)
+    return sum(set_pod_ready(pod, ready) for pod in pods)
 
 
 def _pod_key(pod: Any) -> tuple[str, str]:
