@@ -19,7 +19,7 @@ command -v go >/dev/null || { echo "install: error: Go is required to build the 
 
 stamp="$venv/.installed"
 want=$(cat operator/pyproject.toml samples/*/pyproject.toml hack/constraints.txt | sha256sum | cut -c1-16)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$operator_venv/bin/microservice-operator" ]; then
   echo "creating $venv and $operator_venv"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
