@@ -71,7 +71,13 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import start_http_server
 
     from . import handlers  # noqa: F401  (registers the handlers)
+    from .k8s import credentials
 
+    try:  # fail now, in one line, rather than in kopf's retried start-up
+        credentials()
+    except (kopf.LoginError, OSError, ValueError, KeyError, yaml.YAMLError) as err:
+        print(f"error: cannot log in to Kubernetes: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     kopf.configure(verbose=args.log_level == "DEBUG", quiet=args.log_level in ("WARNING", "ERROR"))
     logging.getLogger().setLevel(args.log_level)
     if args.log_level != "DEBUG":  # kopf logs every handled watch event at INFO

@@ -37,3 +37,16 @@ def test_run_and_render_are_documented_in_help(capsys: pytest.CaptureFixture[str
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--namespace" in out and "--all-namespaces" in out and "--liveness" in out
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "no-context"])
+def test_run_without_credentials_exits_1_naming_the_problem(
+        kubeconfig: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config"
+    if kubeconfig == "no-context":
+        path.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    assert main(["run", "--metrics-port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot log in to Kubernetes: ")
+    assert str(path) in err if kubeconfig == "missing" else "context" in err.lower()
