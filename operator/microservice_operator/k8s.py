@@ -4,8 +4,8 @@ Writes are server-side applies with field manager ``microservice-operator``: the
 the fields it owns, the API server merges, and fields it stops sending are removed. Requests go
 over a blocking urllib3 pool, so these functions run in worker threads, never on kopf's event loop.
 
-The operator does not use the official ``kubernetes`` package: importing it costs ~20 MiB of
-memory, and kopf imports it too whenever it is installed. Credentials come from kopf's own
+The operator does not use the official ``kubernetes`` package: kopf imports it whenever it is
+installed, and without it the operator starts 9 MiB smaller (68 -> 59 MiB RSS). Credentials come from kopf's own
 kubeconfig and service-account logins, the same ones kopf's watches use.
 """
 
