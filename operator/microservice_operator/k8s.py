@@ -5,8 +5,8 @@ the fields it owns, the API server merges, and fields it stops sending are remov
 over a blocking urllib3 pool, so these functions run in worker threads, never on kopf's event loop.
 
 The operator does not use the official ``kubernetes`` package: kopf imports it whenever it is
-installed, and without it the operator starts 9 MiB smaller (68 -> 59 MiB RSS). Credentials come from kopf's own
-kubeconfig and service-account logins, the same ones kopf's watches use.
+installed, and without it the operator starts 9 MiB smaller (68 -> 59 MiB RSS). Credentials come
+from kopf's own kubeconfig and service-account logins, the same ones kopf's watches use.
 """
 
 from __future__ import annotations
