@@ -109,12 +109,7 @@ def test_rbac_is_not_too_wide(release: tuple[str, str]) -> None:
 def _token_kubeconfig(tmp_path: Path, namespace: str, sa: str) -> Path:
     """A kubeconfig that authenticates as the ServiceAccount with a real TokenRequest token."""
     token = kube.kubectl("create", "token", sa, "-n", namespace, "--duration=1h").stdout.strip()
-    config = json.loads(kube.kubectl("config", "view", "--flatten", "--minify", "-o", "json").stdout)
-    config["users"] = [{"name": "sa", "user": {"token": token}}]
-    config["contexts"][0]["context"]["user"] = "sa"
-    path = tmp_path / "sa-kubeconfig"
-    path.write_text(json.dumps(config))
-    return path
+    return kube.write_token_kubeconfig(tmp_path / "sa-kubeconfig", token)
 
 
 def test_rbac_is_sufficient_for_the_whole_lifecycle(release: tuple[str, str], operator: OperatorProcess,

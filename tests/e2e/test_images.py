@@ -35,7 +35,7 @@ def test_operator_image_runs_as_non_root_and_answers_help(images: None) -> None:
 def kubeconfig_file(tmp_path: Path) -> Path:
     """The local cluster's kubeconfig with credentials embedded, readable by the image's user."""
     path = tmp_path / "kubeconfig"
-    path.write_text(kube.kubectl("config", "view", "--flatten", "--minify").stdout)
+    path.write_text(json.dumps(kube.portable_kubeconfig()))
     path.chmod(0o644)
     tmp_path.chmod(0o755)
     return path

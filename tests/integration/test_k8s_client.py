@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from microservice_operator.k8s import ApiError, Kube, load_client
 
 from tests.support import kube
@@ -45,9 +44,10 @@ def test_applies_as_the_operator_and_reports_the_servers_message(kubeconfig: Pat
 
 def test_logs_in_with_embedded_certificates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             kubeconfig: Path) -> None:
-    flat = kube.kubectl("config", "view", "--raw", "--flatten").stdout
-    assert "client-certificate-data" in flat and "certificate-authority-data" in flat
-    (tmp_path / "flat").write_text(flat)
+    flat = kube.portable_kubeconfig()
+    assert "client-certificate-data" in flat["users"][0]["user"]
+    assert "certificate-authority-data" in flat["clusters"][0]["cluster"]
+    (tmp_path / "flat").write_text(json.dumps(flat))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "flat"))
     assert load_client(pool_size=1).request("GET", "/version")["gitVersion"].startswith("v1.")
 
@@ -58,17 +58,13 @@ def test_reads_a_replaced_token_after_a_401(tmp_path: Path, monkeypatch: pytest.
     kube.kubectl("create", "rolebinding", "reader", "-n", namespace, "--clusterrole=view",
                  f"--serviceaccount={namespace}:reader")
     token = kube.kubectl("create", "token", "reader", "-n", namespace).stdout.strip()
-    config = yaml.safe_load(kube.kubectl("config", "view", "--raw", "--flatten").stdout)
-    config["users"][0]["user"] = {"token": "not-a-valid-token"}
-    path = tmp_path / "token"
-    path.write_text(json.dumps(config))
+    path = kube.write_token_kubeconfig(tmp_path / "token", "not-a-valid-token")
     monkeypatch.setenv("KUBECONFIG", str(path))
     client = load_client(pool_size=1)
     with pytest.raises(ApiError) as err:
         client.request("GET", f"/api/v1/namespaces/{namespace}/services")
     assert err.value.status == 401
-    config["users"][0]["user"] = {"token": token}  # as the kubelet rotates a projected token
-    path.write_text(json.dumps(config))
+    kube.write_token_kubeconfig(path, token)  # as the kubelet rotates a projected token
     assert client.request("GET", f"/api/v1/namespaces/{namespace}/services")["items"] == []
     with pytest.raises(ApiError) as err:
         client.request("GET", "/api/v1/namespaces/kube-system/secrets")

@@ -134,5 +134,20 @@ def ready_counts(namespace: str, name: str) -> dict[str, int]:
     return {d.metadata.labels["microservice-operator.io/track"]: d.spec.replicas for d in deps}
 
 
+def portable_kubeconfig() -> dict[str, Any]:
+    """The local cluster's kubeconfig, current context only, with certificates embedded as data."""
+    config: dict[str, Any] = json.loads(kubectl("config", "view", "--flatten", "--minify", "-o", "json").stdout)
+    return config
+
+
+def write_token_kubeconfig(path: Path, token: str) -> Path:
+    """A kubeconfig at ``path`` for the local cluster that authenticates with a bearer ``token``."""
+    config = portable_kubeconfig()
+    config["users"] = [{"name": "token", "user": {"token": token}}]
+    config["contexts"][0]["context"]["user"] = "token"
+    path.write_text(json.dumps(config))
+    return path
+
+
 def env_with_kubeconfig() -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(KUBECONFIG), "PATH": f"{STATE / 'bin'}:{os.environ['PATH']}"}
