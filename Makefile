@@ -26,15 +26,15 @@ install: ## Install everything: Debian packages, .venv with the project and test
 	@hack/install.sh
 
 .PHONY: cluster-binaries
-cluster-binaries: ## Build kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok, kwokctl, helm into .cluster/bin
+cluster-binaries: ## Build the control plane, kwok, helm, and the real node's kubelet, kube-proxy, CoreDNS into .cluster/bin
 	@hack/cluster/build.sh
 
 .PHONY: cluster-up
-cluster-up: cluster-binaries ## Start the local cluster on 127.0.0.1 (idempotent); kubeconfig in .cluster/kubeconfig
+cluster-up: cluster-binaries ## Start the local cluster: control plane, 2 kwok nodes, 1 real node (idempotent); kubeconfig in .cluster/kubeconfig
 	@hack/cluster/up.sh
 
 .PHONY: cluster-down
-cluster-down: ## Stop and delete the local cluster
+cluster-down: ## Stop and delete the local cluster: every process, mount, netns, iptables rule and bridge it made; restores sysctls
 	@hack/cluster/down.sh
 
 .PHONY: lint
@@ -51,8 +51,12 @@ integration: install ## Integration tests on the real local cluster (started if 
 	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
 
 .PHONY: test
-test: install lint ## The whole suite: lint, unit and integration tests
+test: install lint ## The whole suite: lint, unit, integration (kwok) and e2e (real node) tests on the local cluster
 	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+.PHONY: test-e2e
+test-e2e: install ## The real-node tests: on the cluster of $$KUBECONFIG when set (kind, minikube), else on the local cluster
+	MSO_E2E_KUBECONFIG="$${KUBECONFIG:-}" $(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 .PHONY: crds
 crds: cluster-up ## Apply the CRDs to the local cluster
@@ -71,15 +75,21 @@ base-image: ## Make the local base image (debootstrap bookworm + python3, docker
 docker-build: ## Build the operator and sample images (BASE_IMAGE=python:3.12-slim on machines with a registry)
 	@BASE_IMAGE=$(BASE_IMAGE) IMAGE_TAG=$(IMAGE_TAG) hack/images.sh
 
+.PHONY: cluster-images
+cluster-images: docker-build ## Load the images into the local cluster's real node (containerd), under the tags the chart and samples use
+	@hack/cluster/load-images.sh $(IMAGES)
+
 .PHONY: kind-load
 kind-load: ## Load the images into a kind cluster (KIND_CLUSTER=kind); minikube users: minikube image load IMAGE
 	@for image in $(IMAGES); do kind load docker-image "$$image" --name $(KIND_CLUSTER); done
 
 .PHONY: helm-install
-helm-install: ## Apply the CRDs and install or upgrade the chart into the current kubectl context
+helm-install: ## Apply the CRDs and install or upgrade the chart into the current kubectl context, in a restricted namespace
 	kubectl apply --server-side -f charts/microservice-operator/crds/
+	kubectl create namespace $(RELEASE_NAMESPACE) --dry-run=client -o yaml | kubectl apply --server-side -f -
+	kubectl label namespace $(RELEASE_NAMESPACE) --overwrite pod-security.kubernetes.io/enforce=restricted
 	helm upgrade --install $(RELEASE) charts/microservice-operator --namespace $(RELEASE_NAMESPACE) \
-	  --create-namespace --set image.tag=$(IMAGE_TAG) --wait
+	  --set image.tag=$(IMAGE_TAG) --wait
 
 .PHONY: deploy-samples
 deploy-samples: ## Apply the sample namespace and Microservices (user, order) to the current kubectl context
@@ -91,5 +101,5 @@ bench: install ## Benchmarks P1–P5 against the raw-apply floor (~10 min); resu
 	$(PY) -m bench.run --size full
 
 .PHONY: demo
-demo: install cluster-up ## The product in 3 minutes: samples, weight edits, scaling, failover and failback (live view)
+demo: install cluster-up cluster-images ## The product on the real node: chart, samples, live requests through weight edits, scaling, failover, failback
 	$(PY) hack/demo.py

@@ -8,7 +8,10 @@ venv="$root/.venv"
 operator_venv="$root/.venv-operator"
 python=${PYTHON:-python3}
 
-apt_packages="ca-certificates git make procps curl docker.io debootstrap"
+# docker.io and debootstrap make the images; containerd, runc, the CNI plugins, iptables,
+# conntrack and iproute2 run the local cluster's real node.
+apt_packages="ca-certificates git make procps curl openssl docker.io debootstrap containerd runc
+containernetworking-plugins iptables conntrack iproute2"
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Stops and deletes the local cluster. kwokctl stops every component it started.
+# Stops and deletes the local cluster: the real node (node.sh stop: its processes, pods, mounts,
+# network namespaces, iptables rules, bridge and sysctls), then kwokctl's components.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-state="$root/.cluster"
-name=${CLUSTER_NAME:-microservice-operator}
-export KWOK_WORKDIR="$state/kwok"
+# shellcheck source=paths.sh
+source "$here/paths.sh"
+"$here/node.sh" stop
 if [ -x "$state/bin/kwokctl" ] && [ -d "$KWOK_WORKDIR/clusters/$name" ]; then
   "$state/bin/kwokctl" --name "$name" delete cluster
 fi
