@@ -1,4 +1,11 @@
-"""What both sample services share: structured logs, metrics, the X-Served-By header, health routes."""
+"""What both sample services share: structured logs, metrics, the X-Served-By header, health routes,
+and two fault switches for demos and tests, both off unless their environment variable is set:
+
+- ``FAULT_INJECTION=enabled`` adds ``POST /fault/unready`` and ``POST /fault/ready``, which turn this
+  process's ``/readyz`` to 503 and back (the operator then sees the pod unready and may fail over).
+- ``FAULT_START=crash`` makes the process exit with status 1 while the app is created, i.e. when
+  uvicorn imports it: a bad release whose pods crash-loop.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,15 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["instrument", "served_by"]
+__all__ = ["FAULT_INJECTION_ENABLED", "FAULT_START_CRASH", "Faults", "instrument", "served_by"]
+
+FAULT_INJECTION_ENABLED = "enabled"
+FAULT_START_CRASH = "crash"
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,13 +54,53 @@ def _logger(service: str) -> logging.Logger:
     return logger
 
 
+@dataclass
+class Faults:
+    """The injected faults of one app instance (kept in ``app.state.faults``)."""
+
+    unready: bool = False
+
+
+def _fail_start_if_asked(log: logging.Logger) -> None:
+    """Exits with status 1 if FAULT_START is set: to ``crash`` on purpose, to anything else as a typo."""
+    value = os.environ.get("FAULT_START", "")
+    if not value:
+        return
+    if value == FAULT_START_CRASH:
+        log.error("FAULT_START=crash: exiting with status 1 at start, as a bad release would",
+                  extra={"fault": "crash"})
+    else:
+        log.error(f"FAULT_START={value!r} is not valid: the accepted value is {FAULT_START_CRASH!r} "
+                  "(or leave it unset); exiting with status 1", extra={"fault": "invalid"})
+    raise SystemExit(1)
+
+
+def _add_fault_routes(app: FastAPI, faults: Faults, log: logging.Logger) -> None:
+    @app.post("/fault/unready", include_in_schema=False)
+    def fault_unready() -> dict[str, bool]:
+        faults.unready = True
+        log.warning("fault set: /readyz answers 503 until POST /fault/ready",
+                    extra={"fault": "unready", "ready": False})
+        return {"ready": False}
+
+    @app.post("/fault/ready", include_in_schema=False)
+    def fault_ready() -> dict[str, bool]:
+        faults.unready = False
+        log.info("fault cleared: /readyz follows the service again", extra={"fault": "unready", "ready": True})
+        return {"ready": True}
+
+
 def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: True) -> logging.Logger:
-    """Adds /healthz, /readyz, /metrics, request metrics, JSON access logs and X-Served-By."""
+    """Adds /healthz, /readyz, /metrics, request metrics, JSON access logs, X-Served-By and the fault
+    switches (see the module docstring). Exits the process if FAULT_START asks for it."""
+    log = _logger(service)
+    _fail_start_if_asked(log)
     registry = CollectorRegistry()
     requests = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"], registry=registry)
     latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
                         registry=registry)
-    log = _logger(service)
+    faults = app.state.faults = Faults()
+    app.state.draining = False  # set by sample_common.serve at SIGTERM
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -71,6 +122,12 @@ def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: T
 
     @app.get("/readyz", include_in_schema=False)
     def readyz(response: Response) -> dict[str, str]:
+        if faults.unready:
+            response.status_code = 503
+            return {"status": "not ready", "fault": "unready"}
+        if app.state.draining:
+            response.status_code = 503
+            return {"status": "draining"}
         if not ready():
             response.status_code = 503
             return {"status": "not ready"}
@@ -80,4 +137,6 @@ def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: T
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    if os.environ.get("FAULT_INJECTION") == FAULT_INJECTION_ENABLED:
+        _add_fault_routes(app, faults, log)
     return log
