@@ -1,5 +1,5 @@
 """Fixtures for tests on the real local cluster (kube-apiserver, etcd, controller-manager,
-scheduler and kwok nodes, built by hack/cluster). Unit tests use none of them."""
+scheduler, kwok nodes and one real node, built by hack/cluster). Unit tests use none of them."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import images as image_support
 from tests.support import kube
 
 UP = kube.ROOT / "hack" / "cluster" / "up.sh"
@@ -29,7 +30,15 @@ def _cluster_answers() -> bool:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Path]:
-    """The local cluster: reused when it runs, else started, and then stopped after the session."""
+    """The local cluster: reused when it runs, else started, and then stopped after the session.
+
+    Under `make test-e2e` with KUBECONFIG set, that cluster instead: it must answer, and is left as is.
+    """
+    if not kube.LOCAL:
+        if not _cluster_answers():
+            pytest.fail(f"the cluster of KUBECONFIG={kube.KUBECONFIG} does not answer")
+        yield kube.KUBECONFIG
+        return
     started = False
     if not _cluster_answers():
         result = subprocess.run([str(UP)], capture_output=True, text=True, timeout=600, check=False)
@@ -48,12 +57,22 @@ def crds(cluster: Path) -> None:
                  "--timeout=60s")
 
 
-@pytest.fixture
-def namespace(cluster: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace of the test's own, deleted afterwards."""
-    base = request.node.name.lower().replace("_", "-")[:40].strip("-")
+def make_namespace(request: pytest.FixtureRequest, *labels: str, annotation: str | None = None) -> str:
+    """Creates a namespace named after the test, with ``labels`` (key=value) and an annotation."""
+    base = request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:40].strip("-")
     name = f"t-{base}-{uuid.uuid4().hex[:5]}"
     kube.kubectl("create", "namespace", name)
+    if labels:
+        kube.kubectl("label", "namespace", name, *labels)
+    if annotation:
+        kube.kubectl("annotate", "namespace", name, annotation)
+    return name
+
+
+@pytest.fixture
+def namespace(cluster: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of the test's own whose pods run on the kwok nodes, deleted afterwards."""
+    name = make_namespace(request, annotation=kube.KWOK_NAMESPACE_ANNOTATION)
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
@@ -121,3 +140,16 @@ def operator_alive(operator: OperatorProcess) -> OperatorProcess:
     if operator.proc is None or operator.proc.poll() is not None:
         operator.start()
     return operator
+
+
+@pytest.fixture(scope="session")
+def images() -> Iterator[None]:
+    """Builds the three images (and starts dockerd, and makes the base image, if needed)."""
+    started_here = not image_support.DOCKERD_PID.exists()
+    try:
+        image_support.build()
+    except AssertionError as err:
+        pytest.fail(f"building the images failed:\n{err}")
+    yield
+    if started_here and image_support.DOCKERD_PID.exists():
+        image_support.run(str(kube.ROOT / "hack" / "dockerd.sh"), "stop", check=False)

@@ -1,37 +1,112 @@
-"""Images built with Docker, and the Helm chart, exercised against the local cluster."""
+"""Fixtures of the real-node tests: images on the node, the operator installed by its chart, meters.
+
+These tests run real containers: on the local cluster's real node (`make test`), or on the cluster
+of KUBECONFIG (`make test-e2e`, kind or minikube: load the images first with `make kind-load`).
+They install the chart (release microservice-operator in namespace microservice-operator-system)
+and remove it, and every namespace they make, when they finish.
+"""
 
 from __future__ import annotations
 
-import subprocess
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from sample_common.traffic import HostMeter, Meter, PodMeter
 
+from tests.conftest import make_namespace
+from tests.support import images as image_support
 from tests.support import kube
 
-DOCKERD_PID = kube.STATE / "dockerd.pid"
-TAG = "0.1.0"
-OPERATOR_IMAGE = f"microservice-operator:{TAG}"
-USER_IMAGE = f"microservice-operator/user-service:{TAG}"
-ORDER_IMAGE = f"microservice-operator/order-service:{TAG}"
+RELEASE = "microservice-operator"
+RELEASE_NAMESPACE = "microservice-operator-system"
+RESTRICTED = "pod-security.kubernetes.io/enforce=restricted"
+METER_NAMESPACE = "mso-e2e-meter"
 
 
-def run(*cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                            env=kube.env_with_kubeconfig())
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test-e2e` on another cluster, deselect (and say so) the tests that need this one's."""
+    if kube.LOCAL:
+        return
+    local = [item for item in items if item.get_closest_marker("local_cluster")]
+    for item in local:
+        items.remove(item)
+    if local:
+        print(f"\ndeselected {len(local)} test(s) that need the local cluster: "
+              + ", ".join(item.name for item in local))
 
 
-@pytest.fixture(scope="session")
-def images() -> Iterator[None]:
-    """Builds the three images (and starts dockerd, and makes the base image, if needed)."""
-    started_here = not DOCKERD_PID.exists()
-    result = subprocess.run([str(kube.ROOT / "hack" / "images.sh")], capture_output=True, text=True, timeout=1200,
-                            check=False)
-    if result.returncode != 0:
-        pytest.fail(f"building the images failed:\n{result.stdout}\n{result.stderr}")
-    yield
-    if started_here and DOCKERD_PID.exists():
-        run(str(kube.ROOT / "hack" / "dockerd.sh"), "stop", check=False)
+@pytest.fixture(scope="package")
+def node_images(cluster: Path) -> None:
+    """The images in the node's runtime: built and loaded here; on another cluster, loaded by the user."""
+    if kube.LOCAL:
+        image_support.build()
+        image_support.load_into_real_node()
+
+
+@pytest.fixture(scope="package")
+def chart_operator(node_images: None) -> Iterator[str]:
+    """The operator as users install it: `make helm-install`, from its image, in a restricted namespace.
+
+    Yields the release namespace; uninstalls the release (the CRDs stay, as with Helm) at the end.
+    """
+    image_support.run("make", "--no-print-directory", "-C", str(kube.ROOT), "helm-install", timeout=300)
+    yield RELEASE_NAMESPACE
+    image_support.run(str(kube.STATE / "bin" / "helm"), "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE,
+                      "--wait", check=False, timeout=180)
+    kube.kubectl("delete", "namespace", RELEASE_NAMESPACE, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="package")
+def pod_meter(node_images: None) -> Iterator[PodMeter]:
+    """The in-cluster meter: a pod of the user-service image that sends the requests from inside."""
+    kube.kubectl("create", "namespace", METER_NAMESPACE, check=False)
+    kube.kubectl("label", "namespace", METER_NAMESPACE, "--overwrite", RESTRICTED)
+    meter = PodMeter([str(kube.KUBECTL), "--kubeconfig", str(kube.KUBECONFIG)], METER_NAMESPACE,
+                     image_support.USER_IMAGE)
+    meter.start()
+    yield meter
+    meter.stop()
+    kube.kubectl("delete", "namespace", METER_NAMESPACE, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="package")
+def meter(request: pytest.FixtureRequest) -> Meter:
+    """From the host through kube-proxy on the local cluster; from a pod elsewhere (kind's host cannot
+    reach ClusterIPs or pod IPs)."""
+    if kube.LOCAL:
+        return HostMeter()
+    pod: PodMeter = request.getfixturevalue("pod_meter")
+    return pod
+
+
+@pytest.fixture
+def real_namespace(cluster: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A namespace of the test's own that enforces the restricted Pod Security profile; its pods
+    schedule onto the real node. Deleted afterwards."""
+    name = make_namespace(request, RESTRICTED)
+    yield name
+    kube.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def service_url(meter: Meter, namespace: str, service: str, path: str = "/") -> str:
+    """The Service's URL as ``meter`` reaches it: by ClusterIP from the host, by DNS name from a pod."""
+    if isinstance(meter, HostMeter):
+        spec = kube.core().read_namespaced_service(service, namespace).spec
+        return f"http://{spec.cluster_ip}:{spec.ports[0].port}{path}"
+    return f"http://{service}.{namespace}.svc.cluster.local{path}"
+
+
+def pod_ips(namespace: str, selector: str) -> list[str]:
+    """IPs of the running pods matching the label ``selector``."""
+    pods = kube.core().list_namespaced_pod(namespace, label_selector=selector).items
+    return [p.status.pod_ip for p in pods if p.status.pod_ip and p.metadata.deletion_timestamp is None]
+
+
+def events(namespace: str, name: str) -> list[dict[str, str]]:
+    """The Microservice's events: type, reason, message."""
+    out = kube.kubectl("get", "events", "-n", namespace, "--field-selector",
+                       f"involvedObject.kind=Microservice,involvedObject.name={name}", "-o", "json").stdout
+    return [{"type": e["type"], "reason": e["reason"], "message": e.get("message", "")}
+            for e in json.loads(out)["items"]]

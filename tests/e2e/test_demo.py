@@ -1,39 +1,46 @@
-"""make demo's script, without a terminal: plain lines, every kubectl command printed, exit 0."""
+"""make demo's script on the real node, without a terminal: plain lines, every command printed, real
+requests counted, exit 0."""
 
 from __future__ import annotations
 
-import os
-import signal
+import re
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import OperatorProcess
 from tests.support import kube
 from tests.support.kube import wait_for
 
-pytestmark = pytest.mark.cluster
-PID = kube.STATE / "operator.pid"
+pytestmark = [pytest.mark.cluster, pytest.mark.local_cluster]
 
 
-def test_demo_plays_the_story_without_a_tty(cluster: object, operator: OperatorProcess) -> None:
-    operator.stop()  # the demo starts its own operator
+def _served(out: str, service: str) -> list[dict[str, float]]:
+    """The measured shares of every plain status line of ``service``."""
+    lines = re.findall(rf"^  {service}: .*\| served (.*) of (\d+) requests", out, re.M)
+    return [{t: float(s.rstrip("%")) for t, s in (p.split("=") for p in served.split())} for served, _ in lines]
+
+
+def test_demo_plays_the_story_with_real_requests(chart_operator: str) -> None:
     try:
         result = subprocess.run([sys.executable, str(kube.ROOT / "hack" / "demo.py")], capture_output=True,
-                                text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
+                                text=True, timeout=600, check=False, stdin=subprocess.DEVNULL)
     finally:
-        if PID.exists():
-            os.kill(int(PID.read_text()), signal.SIGTERM)
-            PID.unlink()
         kube.kubectl("delete", "namespace", "shop", "--wait=false", check=False)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    for command in ("$ kubectl apply --server-side -f", "$ kubectl patch ms user -n shop --type=json",
-                    "$ kubectl scale ms/user -n shop --replicas=4", "--subresource=status"):
+    for command in ("$ helm upgrade --install microservice-operator", "$ kubectl patch ms user -n shop --type=json",
+                    "$ kubectl scale ms/user -n shop --replicas=4", "/fault/unready", "/fault/ready"):
         assert command in out
     assert "v1=0/0 v2=4/4" in out and "phase=FailedOver" in out and "failover=True" in out
+    user = _served(out, "user")
+    assert user[-1].get("v2") == 100.0  # after 0/100 and the scale, every request is v2's
+    assert any(abs(shares.get("v1", 0) - 50) <= 15 for shares in user)  # at 50/50, over a few seconds
+    order = _served(out, "order")
+    assert any(shares.get("standby") == 100.0 for shares in order)  # failed over: the standby serves
+    assert order[-1].get("primary") == 100.0  # failed back
+    assert re.search(r"user: [\d,]+ requests, [\d,]+ failed", out)
     assert "\x1b[" not in out  # no terminal control sequences in a pipe
     assert "make cluster-down" in out
-    wait_for(lambda: kube.kubectl("get", "namespace", "shop", check=False).returncode != 0, timeout=90,
+    wait_for(lambda: kube.kubectl("get", "namespace", "shop", check=False).returncode != 0, timeout=120,
              what="namespace shop to go")

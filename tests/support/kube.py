@@ -16,8 +16,15 @@ from kubernetes.client.rest import ApiException
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".cluster"
-KUBECONFIG = STATE / "kubeconfig"
+# `make test-e2e` runs the real-node tests on the cluster of the caller's KUBECONFIG when it is set
+# (kind, minikube); every other run, and every test that needs kwok, uses the local cluster.
+TARGET_KUBECONFIG = os.environ.get("MSO_E2E_KUBECONFIG") or ""
+LOCAL = not TARGET_KUBECONFIG
+KUBECONFIG = Path(TARGET_KUBECONFIG) if TARGET_KUBECONFIG else STATE / "kubeconfig"
 KUBECTL = STATE / "bin" / "kubectl"
+# The annotation that keeps a namespace's pods on the kwok nodes (PodNodeSelector; see
+# hack/cluster/node/node.env). Namespaces without it schedule onto the real node.
+KWOK_NAMESPACE_ANNOTATION = "scheduler.alpha.kubernetes.io/node-selector=type=kwok"
 GROUP, VERSION, PLURAL = "microservice-operator.io", "v1alpha1", "microservices"
 
 T = TypeVar("T")
@@ -151,3 +158,20 @@ def write_token_kubeconfig(path: Path, token: str) -> Path:
 
 def env_with_kubeconfig() -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(KUBECONFIG), "PATH": f"{STATE / 'bin'}:{os.environ['PATH']}"}
+
+
+def wait_pods_ready(namespace: str, selector: str, count: int, timeout: float = 120, settled: bool = False,
+                    ) -> list[str]:
+    """Until exactly ``count`` pods match ``selector`` and every one of them is Ready; their IPs.
+
+    ``settled``: also until no matching pod is terminating. A terminating pod can still get requests
+    until kube-proxy has removed it, and refuse them (the samples close their listener at SIGTERM).
+    """
+    def ready() -> list[str] | None:
+        pods = core().list_namespaced_pod(namespace, label_selector=selector).items
+        live = [p for p in pods if p.metadata.deletion_timestamp is None]
+        ok = len(live) == count and (not settled or len(pods) == count) and all(
+            any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or []) for p in live)
+        return [p.status.pod_ip for p in live] if ok else None
+
+    return wait_for(ready, timeout=timeout, interval=0.5, what=f"{count} ready pods {selector} in {namespace}")

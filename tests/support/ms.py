@@ -8,6 +8,7 @@ from tests.support import kube
 from tests.support.kube import wait_for
 
 MS_LABEL = "microservice-operator.io/microservice"
+SAMPLE_IMAGE = "microservice-operator/user-service:0.1.0"
 
 
 def manifest(namespace: str, name: str = "user", replicas: int = 10,
@@ -41,3 +42,34 @@ def wait_converged(namespace: str, name: str = "user", timeout: float = 30) -> d
 def owned(namespace: str, kind: str, name: str = "user") -> list[str]:
     out = kube.kubectl("get", kind, "-n", namespace, "-l", f"{MS_LABEL}={name}", "-o", "name").stdout
     return sorted(line.split("/", 1)[1] for line in out.split())
+
+
+def sample_manifest(namespace: str, name: str, tracks: list[tuple[str, int]], replicas: int,
+                    track_env: dict[str, dict[str, str]] | None = None, **spec: Any) -> dict[str, Any]:
+    """A Microservice of the user-service image for the real node, with the fault switch enabled.
+
+    Every track answers with X-Served-By ``<track>/<version>``; ``track_env`` adds env per track
+    (e.g. FAULT_START=crash for a bad release).
+    """
+    def env(track: str) -> list[dict[str, str]]:
+        values = {"TRACK": track, "VERSION": "1.0.0", "FAULT_INJECTION": "enabled", **(track_env or {}).get(track, {})}
+        return [{"name": k, "value": v} for k, v in values.items()]
+
+    return {
+        "apiVersion": "microservice-operator.io/v1alpha1", "kind": "Microservice",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"replicas": replicas, "port": 8080,
+                 "tracks": [{"name": t, "image": SAMPLE_IMAGE, "weight": w, "env": env(t),
+                             "resources": {"requests": {"cpu": "20m", "memory": "48Mi"},
+                                           "limits": {"memory": "128Mi"}}} for t, w in tracks],
+                 **spec},
+    }
+
+
+def track_selector(name: str, track: str) -> str:
+    return f"{MS_LABEL}={name},microservice-operator.io/track={track}"
+
+
+def effective_weights(namespace: str, name: str) -> dict[str, int]:
+    status = kube.get_ms(namespace, name).get("status") or {}
+    return {t["name"]: t["effectiveWeight"] for t in status.get("tracks") or []}

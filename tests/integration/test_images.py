@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from tests.conftest import OperatorProcess, free_port
-from tests.e2e.conftest import OPERATOR_IMAGE, ORDER_IMAGE, USER_IMAGE, run
 from tests.support import kube
+from tests.support.images import OPERATOR_IMAGE, ORDER_IMAGE, USER_IMAGE, run
 from tests.support.kube import wait_for
 from tests.support.ms import manifest, replicas_by_track, wait_converged
 

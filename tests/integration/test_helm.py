@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import OperatorProcess
-from tests.e2e.conftest import run
 from tests.support import kube
+from tests.support.images import run
 from tests.support.kube import set_pods_ready, wait_for
 from tests.support.ms import manifest, owned, replicas_by_track, wait_converged
 

@@ -1,0 +1,33 @@
+"""The three images, and running commands (docker, helm) for the tests that use them."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.support import kube
+
+TAG = "0.1.0"
+OPERATOR_IMAGE = f"microservice-operator:{TAG}"
+USER_IMAGE = f"microservice-operator/user-service:{TAG}"
+ORDER_IMAGE = f"microservice-operator/order-service:{TAG}"
+ALL = (OPERATOR_IMAGE, USER_IMAGE, ORDER_IMAGE)
+DOCKERD_PID = kube.STATE / "dockerd.pid"
+
+
+def run(*cmd: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Runs ``cmd`` with the cluster's kubeconfig and binaries; fails with its output unless ``check`` is off."""
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
+                            env=kube.env_with_kubeconfig())
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def build() -> None:
+    """Builds the images (starting dockerd and making the base image if needed), as `make docker-build`."""
+    run(str(kube.ROOT / "hack" / "images.sh"), timeout=1200)
+
+
+def load_into_real_node() -> None:
+    """`make cluster-images`: the built images into the local cluster's real node."""
+    run(str(kube.ROOT / "hack" / "cluster" / "load-images.sh"), *ALL, timeout=600)
