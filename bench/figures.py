@@ -22,6 +22,8 @@ from microservice_operator.k8s import Kube
 from microservice_operator.plan import Observed, plan
 from microservice_operator.resources.common import LABEL_MANAGED_BY
 
+from tests.support import kube as kube_support
+
 from .tracker import Tracker, deployments_ready, microservice_converged
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
@@ -67,10 +69,13 @@ class Bench:
         self.kube = kube  # the operator's own client, for the floor's applies
         self.prefix = prefix
         self.trackers: dict[str, Tracker] = {}
+        self.extra_namespaces: list[str] = []  # made by others (the real-node figures), deleted with these
 
     def namespace(self, suffix: str) -> tuple[str, Tracker]:
         name = f"{self.prefix}-{suffix}"
-        client.CoreV1Api(self.api).create_namespace({"metadata": {"name": name}})
+        # Thousands of pods: on the kwok nodes (the namespace annotation of tests/support/kube.py).
+        key, value = kube_support.KWOK_NAMESPACE_ANNOTATION.split("=", 1)
+        client.CoreV1Api(self.api).create_namespace({"metadata": {"name": name, "annotations": {key: value}}})
         self.trackers[name] = Tracker(self.api, name)
         return name, self.trackers[name]
 
@@ -80,9 +85,11 @@ class Bench:
         for name, tracker in self.trackers.items():
             tracker.stop()
             core.delete_namespace(name, propagation_policy="Background")
+        for name in self.extra_namespaces:
+            core.delete_namespace(name, propagation_policy="Background")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            left = {ns.metadata.name for ns in core.list_namespace().items} & set(self.trackers)
+            left = {ns.metadata.name for ns in core.list_namespace().items} & {*self.trackers, *self.extra_namespaces}
             if not left:
                 return
             time.sleep(2)

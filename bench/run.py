@@ -1,4 +1,5 @@
-"""make bench: P1–P5 on the local cluster, as ratios against the raw-apply floor of the same run.
+"""make bench: P1–P5 on the local cluster, as ratios against the raw-apply floor of the same run, and
+P6–P7 on its real node with real requests (split accuracy, end-to-end failover).
 
     python -m bench.run [--size full|smoke] [--no-readme]
 
@@ -28,6 +29,7 @@ from tests.conftest import OperatorProcess
 from tests.support import kube
 
 from . import figures as f
+from . import traffic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -40,11 +42,14 @@ class Size:
     p3: int
     idle_seconds: float
     p5: int
+    p6_requests: int
+    p7_trials: int
 
 
-SIZES = {"full": Size(p1=100, p3=1000, idle_seconds=60, p5=20), "smoke": Size(p1=3, p3=10, idle_seconds=3, p5=2)}
+SIZES = {"full": Size(p1=100, p3=1000, idle_seconds=60, p5=20, p6_requests=10_000, p7_trials=3),
+         "smoke": Size(p1=3, p3=10, idle_seconds=3, p5=2, p6_requests=500, p7_trials=1)}
 TARGETS = {"P1 p50": 1.5, "P1 p99": 3.0, "P2 p50": 1.5, "P3": 2.0, "P3 RSS MiB": 150, "P4 writes": 0,
-           "P4 CPU %": 2.0, "P5 p99 s": 1.0}
+           "P4 CPU %": 2.0, "P5 p99 s": 1.0, "P6 points": 1.0, "P7 vs probe bound": 1.0, "P7 failed %": 5.0}
 
 
 def progress(message: str) -> None:
@@ -74,12 +79,20 @@ def measure(size: Size, operator: OperatorProcess, bench: f.Bench) -> dict[str, 
     writes, cpu, write_kinds = f.p4_idle(AUDIT_LOG, operator.proc.pid, size.idle_seconds)
     progress(f"P5: {size.p5} failovers")
     p5 = f.p5_failover(bench, size.p5, kube.set_pods_ready)
+    real = traffic.real_namespace(bench.prefix)
+    bench.extra_namespaces.append(real)
+    progress(f"P6: split accuracy over {size.p6_requests} requests on the real node")
+    p6 = traffic.p6_split(real, size.p6_requests)
+    progress(f"P7: {size.p7_trials} failovers under load on the real node")
+    p7 = traffic.p7_failover(real, size.p7_trials)
     return {
         "P1": {"operator": f.summary(op1), "floor": f.summary(fl1)},
         "P2": {"operator": f.summary(op2), "floor": f.summary(fl2), "parallel_floor": f.summary(par2)},
         "P3": {"operator_seconds": op3, "floor_seconds": fl3, "objects": size.p3, "peak_rss_mib": rss},
         "P4": {"seconds": size.idle_seconds, "writes": writes, "write_kinds": write_kinds, "cpu_percent": cpu},
         "P5": {"minus_dwell": f.summary(p5)},
+        "P6": p6,
+        "P7": p7,
     }
 
 
@@ -94,6 +107,9 @@ def ratios(raw: dict[str, Any]) -> dict[str, float]:
         "P4 writes": raw["P4"]["writes"],
         "P4 CPU %": raw["P4"]["cpu_percent"],
         "P5 p99 s": raw["P5"]["minus_dwell"]["p99"],
+        "P6 points": raw["P6"]["max_abs_delta_points"],
+        "P7 vs probe bound": max(raw["P7"]["seconds"]) / raw["P7"]["probe_bound_seconds"],
+        "P7 failed %": 100 * raw["P7"]["failed"] / max(raw["P7"]["sent"], 1),
     }
 
 
@@ -118,10 +134,20 @@ def table(result: dict[str, Any]) -> str:
         ("P5 unready → failover written, minus dwell, p50", f"{raw['P5']['minus_dwell']['p50'] * ms:.0f} ms",
          "—", None, ""),
         ("P5 … p99", f"{raw['P5']['minus_dwell']['p99'] * ms:.0f} ms", "—", "P5 p99 s", "≤ 1 s"),
+        (f"P6 split 90/10, {raw['P6']['requests']:,} real requests: max abs(measured − effective)",
+         " / ".join(f"{t} {v['measured']:.2f} %" for t, v in raw["P6"]["shares"].items()),
+         " / ".join(f"{t} {v['effective']} %" for t, v in raw["P6"]["shares"].items()), "P6 points", "≤ 1 point"),
+        (f"P7 fault → 99 % served by the standby, worst of {raw['P7']['trials']} "
+         f"(probe {raw['P7']['probe_period_seconds']} s × {raw['P7']['probe_failure_threshold']}, "
+         f"unhealthyAfterSeconds {raw['P7']['unhealthy_after_seconds']})",
+         " / ".join(f"{s:.1f} s" for s in raw["P7"]["seconds"]), f"{raw['P7']['probe_bound_seconds']} s probe bound",
+         "P7 vs probe bound", "≤ 1×"),
+        ("P7 failed requests during the failovers", f"{raw['P7']['failed']} of {raw['P7']['sent']}", "—",
+         "P7 failed %", "≤ 5 %"),
     ]
     lines = ["| Figure | Operator | Floor | Ratio / value | Target | Met |", "|---|---|---|---|---|---|"]
     for label, op, floor, key, target in rows:
-        ratio_keys = ("P1 p50", "P1 p99", "P2 p50", "P2 p50 vs parallel floor", "P3")
+        ratio_keys = ("P1 p50", "P1 p99", "P2 p50", "P2 p50 vs parallel floor", "P3", "P7 vs probe bound")
         value = "" if key is None else (f"{measured[key]:.2f}×" if key in ratio_keys else f"{measured[key]:.2f}")
         met = "" if key not in result["met"] else ("yes" if result["met"][key] else "**no**")
         lines.append(f"| {label} | {op} | {floor} | {value} | {target} | {met} |")

@@ -1,8 +1,13 @@
-"""make demo: the sample services on the local cluster, with weights, scaling, failover and failback.
+"""make demo: the sample services on the local cluster's real node, with real requests flowing.
 
-Every change is a kubectl command, printed before it runs. On a terminal a live view (rich) shows
-each track's replicas and weights, the failover state and the latest events; without one, plain
-lines. The cluster and the operator are left running at the end.
+It installs the operator with its Helm chart and the shipped samples, sends requests to both
+services all along (a new connection each, counted by the X-Served-By header of the pod that
+answered), and shows per track the configured and effective weights next to the share of requests
+actually served and the errors. Then it edits weights, scales, and makes order's primary fail its
+readiness probe with the samples' fault switch: the requests move to the standby, and back.
+
+Every change is a command, printed before it runs. On a terminal a live view (rich); without one,
+plain lines. The cluster, the operator and the samples are left running at the end.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,95 +28,150 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+from sample_common.traffic import HostMeter, Tally, Window
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ROOT / ".cluster"
 KUBECONFIG = STATE / "kubeconfig"
-KUBECTL = STATE / "bin" / "kubectl"
+BIN = STATE / "bin"
 NS = "shop"
-OPERATOR_PID = STATE / "operator.pid"
-STEP_TIMEOUT = 60.0
+RELEASE, RELEASE_NS = "microservice-operator", "microservice-operator-system"
+STEP_TIMEOUT = 120.0
+RECENT_SECONDS = 3.0  # the live share is over the requests of the last few seconds
 
 
 class DemoError(Exception):
     pass
 
 
-def kubectl(*args: str, show: bool = True, check: bool = True) -> str:
-    """Runs kubectl on the local cluster; ``show`` prints the command first, as a user would type it."""
+def command(*args: str, show: bool = True, check: bool = True, stdin: str | None = None) -> str:
+    """Runs kubectl or helm on the local cluster; ``show`` prints the command first, as a user types it."""
     if show:
-        say(f"$ kubectl {shlex.join(args)}", style="bold cyan")
-    result = subprocess.run([str(KUBECTL), "--kubeconfig", str(KUBECONFIG), *args], capture_output=True,
-                            text=True, timeout=60, check=False)
+        say(f"$ {shlex.join(args)}", style="bold cyan")
+    result = subprocess.run([str(BIN / args[0]), *args[1:]], capture_output=True, text=True, timeout=300,
+                            check=False, input=stdin, env={**os.environ, "KUBECONFIG": str(KUBECONFIG)})
     if check and result.returncode != 0:
-        raise DemoError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        raise DemoError(f"{' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
+
+
+def kubectl(*args: str, show: bool = True, check: bool = True) -> str:
+    return command("kubectl", *args, show=show, check=check)
+
+
+class Traffic:
+    """Requests to one Service from the host, all along; the windows of the last seconds are kept."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.recent: deque[Window] = deque()
+        self.total = Tally()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        spec = json.loads(kubectl("get", "service", self.service, "-n", NS, "-o", "json", show=False))["spec"]
+        url = f"http://{spec['clusterIP']}:{spec['ports'][0]['port']}/healthz"
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str) -> None:
+        for window in HostMeter().stream(url, stop=self._stop, window=0.25, concurrency=2):
+            self.recent.append(window)
+            self.total = self.total + window.tally
+            while self.recent and self.recent[0].end < time.time() - RECENT_SECONDS:
+                self.recent.popleft()
+
+    def last(self) -> Tally:
+        return sum((w.tally for w in list(self.recent)), Tally())
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
 
 class Screen:
     """Where the demo writes: a rich live view on a terminal, plain lines otherwise."""
 
-    console = Console()
-    lines: list[Text] = []
-    live: Live | None = None
+    def __init__(self) -> None:
+        self.console = Console()
+        self.lines: list[Text] = []
+        self.live: Live | None = None
+        self.traffic: dict[str, Traffic] = {}
+
+
+SCREEN = Screen()
 
 
 def say(message: str, style: str = "") -> None:
-    if Screen.live is None:
+    if SCREEN.live is None:
         print(message, flush=True)
     else:
-        Screen.lines.append(Text(message, style=style))
-        del Screen.lines[:-8]
-        Screen.live.update(view())
+        SCREEN.lines.append(Text(message, style=style))
+        del SCREEN.lines[:-8]
+        SCREEN.live.update(view())
 
 
 def snapshot() -> dict[str, Any]:
-    ms = json.loads(kubectl("get", "ms", "-n", NS, "-o", "json", show=False, check=False) or '{"items": []}')
-    events = json.loads(kubectl("get", "events", "-n", NS, "-o", "json", show=False, check=False)
-                        or '{"items": []}')
-    recent = sorted((e for e in events["items"] if e["involvedObject"]["kind"] == "Microservice"),
-                    key=lambda e: e.get("lastTimestamp") or "")[-5:]
-    return {"ms": {m["metadata"]["name"]: m for m in ms["items"]}, "events": recent}
+    out = kubectl("get", "ms", "-n", NS, "-o", "json", show=False, check=False) or '{"items": []}'
+    return {m["metadata"]["name"]: m for m in json.loads(out)["items"]}
 
 
 def track_table(obj: dict[str, Any]) -> Table:
-    status = obj.get("status") or {}
+    name, status = obj["metadata"]["name"], obj.get("status") or {}
     failover = status.get("failover") or {}
-    title = f"{obj['metadata']['name']}  phase={status.get('phase', '-')}  " \
-            f"failover={'ACTIVE → ' + str(failover.get('activeTrack')) if failover.get('active') else 'no'}"
+    recent = SCREEN.traffic[name].last() if name in SCREEN.traffic else Tally()
+    total = SCREEN.traffic[name].total if name in SCREEN.traffic else Tally()
+    moved_to = failover.get("activeTrack") or failover.get("failedTracks")
+    title = (f"{name}  phase={status.get('phase', '-')}  "
+             f"failover={'ACTIVE → ' + str(moved_to) if failover.get('active') else 'no'}"
+             f"  requests {total.sent:,} ({total.failed:,} failed)")
     table = Table(title=title, title_justify="left")
-    for column in ("track", "desired", "ready", "weight", "routing", "effective", "healthy"):
-        table.add_column(column, justify="right" if column != "track" else "left")
+    for column in ("track", "ready/desired", "weight", "effective", "served (last 3 s)", "errors (last 3 s)"):
+        table.add_column(column, justify="left" if column == "track" else "right")
+    shares = recent.shares()
     for t in status.get("tracks") or []:
-        table.add_row(t["name"], str(t["replicas"]), str(t["readyReplicas"]), str(t["weight"]),
-                      str(t["routingWeight"]), f"{t['effectiveWeight']}%", str(t.get("healthy", "-")))
+        table.add_row(t["name"], f"{t['readyReplicas']}/{t['replicas']}", f"{t['weight']}%", f"{t['effectiveWeight']}%",
+                      f"{shares.get(t['name'], 0.0):.1f}%", "")
+    errors = ", ".join(f"{kind} {n}" for kind, n in recent.errors.items()) or "0"
+    table.add_row("", "", "", "", f"{recent.sent} requests", errors)
     return table
 
 
 def view() -> Group:
-    snap = snapshot()
-    events = Table(title="last events", title_justify="left", show_header=False)
-    for e in snap["events"]:
-        events.add_row(e["type"], e["involvedObject"]["name"], e["reason"], e["message"][:70])
-    return Group(*[track_table(m) for _, m in sorted(snap["ms"].items())], events, *Screen.lines)
+    return Group(*[track_table(m) for _, m in sorted(snapshot().items())], *SCREEN.lines)
 
 
 def plain_status() -> None:
-    for name, obj in sorted(snapshot()["ms"].items()):
+    for name, obj in sorted(snapshot().items()):
         st = obj.get("status") or {}
         tracks = " ".join(f"{t['name']}={t['readyReplicas']}/{t['replicas']}" for t in st.get("tracks") or [])
-        print(f"  {name}: phase={st.get('phase')} weights={st.get('weights')} replicas {tracks} "
-              f"failover={(st.get('failover') or {}).get('active', False)}", flush=True)
+        line = f"  {name}: phase={st.get('phase')} weights={st.get('weights')} replicas {tracks} " \
+               f"failover={(st.get('failover') or {}).get('active', False)}"
+        if name in SCREEN.traffic:
+            recent = SCREEN.traffic[name].last()
+            served = " ".join(f"{t}={s:.1f}%" for t, s in sorted(recent.shares().items()))
+            line += f" | served {served} of {recent.sent} requests in the last {RECENT_SECONDS:.0f} s, " \
+                    f"{recent.failed} failed"
+        print(line, flush=True)
 
 
-def wait(description: str, done: Callable[[dict[str, Any]], bool], timeout: float = STEP_TIMEOUT) -> None:
+def wait(description: str, done: Callable[[dict[str, Any]], bool], timeout: float = STEP_TIMEOUT,
+         settle: float = 0.0) -> None:
+    """Until ``done`` holds for the Microservices; then ``settle`` seconds more, so the shares show it."""
     say(f"  … waiting until {description}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if Screen.live is not None:
-            Screen.live.update(view())
+        if SCREEN.live is not None:
+            SCREEN.live.update(view())
         if done(snapshot()):
-            if Screen.live is None:
+            end = time.monotonic() + settle
+            while time.monotonic() < end:
+                if SCREEN.live is not None:
+                    SCREEN.live.update(view())
+                time.sleep(0.25)
+            if SCREEN.live is None:
                 plain_status()
             return
         time.sleep(0.5)
@@ -117,19 +179,25 @@ def wait(description: str, done: Callable[[dict[str, Any]], bool], timeout: floa
 
 
 def replicas(snap: dict[str, Any], name: str) -> dict[str, tuple[int, int]]:
-    st = (snap["ms"].get(name) or {}).get("status") or {}
+    st = (snap.get(name) or {}).get("status") or {}
     return {t["name"]: (t["replicas"], t["readyReplicas"]) for t in st.get("tracks") or []}
 
 
 def ready_as(name: str, want: dict[str, int]) -> Callable[[dict[str, Any]], bool]:
-    return lambda snap: replicas(snap, name) == {t: (n, n) for t, n in want.items()}
+    def check(snap: dict[str, Any]) -> bool:
+        obj = snap.get(name) or {}
+        st = obj.get("status") or {}
+        return replicas(snap, name) == {t: (n, n) for t, n in want.items()} and st.get("phase") == "Ready" \
+            and st.get("observedGeneration") == obj["metadata"]["generation"]
+    return check
 
 
 def failed_over(active: bool) -> Callable[[dict[str, Any]], bool]:
     def check(snap: dict[str, Any]) -> bool:
-        st = (snap["ms"].get("order") or {}).get("status") or {}
-        return bool((st.get("failover") or {}).get("active")) is active and \
-            (active or replicas(snap, "order").get("standby", (1, 1))[0] == 0)
+        st = (snap.get("order") or {}).get("status") or {}
+        if active:
+            return bool((st.get("failover") or {}).get("active")) and replicas(snap, "order").get("standby") == (4, 4)
+        return ready_as("order", {"primary": 4, "standby": 0})(snap)
     return check
 
 
@@ -139,32 +207,32 @@ def set_weights(v1: int, v2: int) -> None:
     kubectl("patch", "ms", "user", "-n", NS, "--type=json", "-p", json.dumps(patch, separators=(",", ":")))
 
 
-def set_primary_ready(ready: bool) -> None:
-    value = "True" if ready else "False"
-    patch = json.dumps({"status": {"conditions": [{"type": "Ready", "status": value},
-                                                  {"type": "ContainersReady", "status": value}]}},
-                       separators=(",", ":"))
-    pods = kubectl("get", "pods", "-n", NS, "-l", "microservice-operator.io/track=primary", "-o", "name",
-                   show=False).split()
-    for pod in pods:
-        kubectl("patch", pod, "-n", NS, "--subresource=status", "-p", patch)
+def fault(track: str, state: str) -> None:
+    """The samples' fault switch on every pod of order's ``track``, by pod IP, as a user would curl it."""
+    ips = kubectl("get", "pods", "-n", NS, "-l", f"microservice-operator.io/microservice=order,"
+                  f"microservice-operator.io/track={track}", "-o", "jsonpath={.items[*].status.podIP}",
+                  show=False).split()
+    meter = HostMeter()
+    for ip in ips:
+        say(f"$ curl -X POST http://{ip}:8080/fault/{state}", style="bold cyan")
+        code, body = meter.call("POST", f"http://{ip}:8080/fault/{state}")
+        if code != 200:
+            raise DemoError(f"the fault switch of {ip} answered {code}: {body}")
 
 
-def start_operator() -> None:
-    if OPERATOR_PID.exists():
-        try:
-            os.kill(int(OPERATOR_PID.read_text()), 0)
-            say(f"operator already running (pid {OPERATOR_PID.read_text().strip()})")
-            return
-        except (ProcessLookupError, ValueError):
-            OPERATOR_PID.unlink()
-    log = open(STATE / "logs" / "operator-demo.log", "ab")  # noqa: SIM115 (the operator keeps writing it)
-    cmd = [str(ROOT / ".venv-operator" / "bin" / "microservice-operator"), "run", "--liveness",
-           "http://127.0.0.1:8080/healthz", "--metrics-address", "127.0.0.1"]
-    say(f"$ {shlex.join(['microservice-operator', *cmd[1:]])} &", style="bold cyan")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            env={**os.environ, "KUBECONFIG": str(KUBECONFIG)})
-    OPERATOR_PID.write_text(str(proc.pid))
+def install() -> None:
+    say("1. The CRDs and the operator, installed with its Helm chart (its image runs on the real node)")
+    kubectl("apply", "--server-side", "-f", str(ROOT / "charts" / "microservice-operator" / "crds"))
+    command("kubectl", "create", "namespace", RELEASE_NS, check=False)
+    kubectl("label", "namespace", RELEASE_NS, "--overwrite", "pod-security.kubernetes.io/enforce=restricted")
+    command("helm", "upgrade", "--install", RELEASE, str(ROOT / "charts" / "microservice-operator"),
+            "--namespace", RELEASE_NS, "--wait", "--timeout", "3m")
+    wait_namespace_usable()
+    say("2. The sample services: user split 90/10 over v1/v2; order with a primary and a cold standby")
+    kubectl("apply", "--server-side", "-f", str(ROOT / "samples" / "manifests" / "namespace.yaml"))
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "samples" / "manifests"))
+    wait("user runs 9/1 and order 4/0, all ready", lambda s: ready_as("user", {"v1": 9, "v2": 1})(s)
+         and ready_as("order", {"primary": 4, "standby": 0})(s))
 
 
 def wait_namespace_usable() -> None:
@@ -180,49 +248,59 @@ def wait_namespace_usable() -> None:
 
 
 def story() -> None:
-    say("1. The CRDs, the operator, and the sample services (user 90/10 over v1/v2; order primary/standby)")
-    kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
-    kubectl("wait", "--for=condition=Established", "crd/microservices.microservice-operator.io")
-    start_operator()
-    wait_namespace_usable()
-    kubectl("apply", "--server-side", "-f", str(ROOT / "samples" / "manifests" / "namespace.yaml"))
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "samples" / "manifests"))
-    wait("user runs 9/1 and order 4/0, all ready", lambda s: ready_as("user", {"v1": 9, "v2": 1})(s)
-         and ready_as("order", {"primary": 4, "standby": 0})(s))
-    say("2. Shift user's traffic: 90/10 → 50/50 → 0/100")
+    install()
+    say("3. Requests to both services from now on: a new connection each, counted by X-Served-By")
+    for service in ("user", "order"):
+        SCREEN.traffic[service] = Traffic(service)
+        SCREEN.traffic[service].start()
+    wait("the first requests are counted", lambda s: all(t.last().sent for t in SCREEN.traffic.values()),
+         settle=RECENT_SECONDS)
+    say("4. Shift user's traffic: 90/10 → 50/50 → 0/100")
     set_weights(50, 50)
-    wait("user runs 5/5", ready_as("user", {"v1": 5, "v2": 5}))
+    wait("user runs 5/5", ready_as("user", {"v1": 5, "v2": 5}), settle=RECENT_SECONDS)
     set_weights(0, 100)
-    wait("user runs 0/10", ready_as("user", {"v1": 0, "v2": 10}))
-    say("3. Scale user through the scale subresource; the weights are kept")
+    wait("user runs 0/10", ready_as("user", {"v1": 0, "v2": 10}), settle=RECENT_SECONDS)
+    say("5. Scale user through the scale subresource; the weights are kept")
     kubectl("scale", "ms/user", "-n", NS, "--replicas=4")
-    wait("user runs 0/4", ready_as("user", {"v1": 0, "v2": 4}))
-    say("4. order's primary fails its readiness probe (simulated on kwok through the status subresource)")
-    set_primary_ready(False)
-    wait("order fails over to its standby (after unhealthyAfterSeconds: 5)", failed_over(True))
-    say("5. The primary recovers")
-    set_primary_ready(True)
-    wait("traffic fails back (after failbackAfterSeconds: 10)", failed_over(False))
+    wait("user runs 0/4", ready_as("user", {"v1": 0, "v2": 4}), settle=RECENT_SECONDS)
+    say("6. order's primary fails its readiness probe (the samples' fault switch, on every primary pod)")
+    fault("primary", "unready")
+    wait("order fails over to its standby (probe failures, then unhealthyAfterSeconds: 5)", failed_over(True),
+         settle=RECENT_SECONDS)
+    say("7. The primary recovers")
+    fault("primary", "ready")
+    wait("traffic fails back (after failbackAfterSeconds: 10)", failed_over(False), settle=RECENT_SECONDS)
+
+
+def summary() -> str:
+    lines = [f"  {name}: {t.total.sent:,} requests, {t.total.failed:,} failed "
+             f"({', '.join(f'{k} {n}' for k, n in t.total.errors.items()) or 'none'})"
+             for name, t in SCREEN.traffic.items()]
+    return "\n".join(["Requests sent during the demo:", *lines])
 
 
 def main() -> int:
     started = time.monotonic()
     try:
-        if Screen.console.is_terminal:
-            with Live(Group(), console=Screen.console, refresh_per_second=4) as live_view:
-                Screen.live = live_view
+        if SCREEN.console.is_terminal:
+            with Live(Group(), console=SCREEN.console, refresh_per_second=4) as live_view:
+                SCREEN.live = live_view
                 story()
         else:
             story()
     except DemoError as err:
-        Screen.live = None
-        print(f"demo: error: {err}\n(operator log: {STATE / 'logs' / 'operator-demo.log'})", file=sys.stderr)
+        SCREEN.live = None
+        print(f"demo: error: {err}\n(operator log: kubectl logs -n {RELEASE_NS} deploy/{RELEASE})", file=sys.stderr)
         return 1
-    Screen.live = None
-    print(f"\nDemo finished in {time.monotonic() - started:.0f}s. The cluster and the operator keep running:\n"
-          f"  export KUBECONFIG={KUBECONFIG} PATH={STATE / 'bin'}:$PATH\n"
+    finally:
+        for traffic in SCREEN.traffic.values():
+            traffic.stop()
+    SCREEN.live = None
+    print(f"\n{summary()}\n\nDemo finished in {time.monotonic() - started:.0f}s. The cluster, the operator and "
+          f"the samples keep running:\n"
+          f"  export KUBECONFIG={KUBECONFIG} PATH={BIN}:$PATH\n"
           f"  kubectl get ms -n {NS}\n  kubectl describe ms order -n {NS}\n"
-          f"  kubectl get deploy,svc -n {NS}\n"
+          f"  kubectl logs -n {RELEASE_NS} deploy/{RELEASE}\n"
           f"Stop everything with: make cluster-down")
     return 0
 
