@@ -97,7 +97,7 @@ deploy-samples: ## Apply the sample namespace and Microservices (user, order) to
 	kubectl apply --server-side -f samples/manifests/
 
 .PHONY: bench
-bench: install ## Benchmarks P1–P5 against the raw-apply floor (~10 min); results in bench/results/ and the README
+bench: install ## Benchmarks P1–P5 against the raw-apply floor, P6–P7 on real requests; results in bench/results/ and the README
 	$(PY) -m bench.run --size full
 
 .PHONY: demo

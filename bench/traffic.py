@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sample_common.traffic import HostMeter, Load, compare
+from sample_common.traffic import HostMeter, Load, compare, settle
 
 from tests.support import images, kube
 from tests.support.kube import wait_for
@@ -42,8 +42,10 @@ def p6_split(namespace: str, requests: int) -> dict[str, Any]:
     kube.apply_obj(sample_manifest(namespace, "p6", [("v1", 90), ("v2", 10)], replicas=10))
     wait_converged(namespace, "p6", timeout=180)
     kube.wait_pods_ready(namespace, f"{MS_LABEL}=p6", 10)
+    meter, url = HostMeter(), _url(namespace, "p6")
+    settle(meter, url, kube.ready_pod_names(namespace, f"{MS_LABEL}=p6"))
     started = time.monotonic()
-    tally = HostMeter().measure(_url(namespace, "p6"), count=requests, concurrency=8)
+    tally = meter.measure(url, count=requests, concurrency=8)
     elapsed = time.monotonic() - started
     shares = compare(tally, kube.get_ms(namespace, "p6")["status"])
     return {"requests": tally.sent, "failed": tally.failed,
@@ -62,6 +64,7 @@ def p7_failover(namespace: str, trials: int) -> dict[str, Any]:
             "unhealthyAfterSeconds": UNHEALTHY_AFTER_SECONDS, "failbackAfterSeconds": 5}))
         wait_converged(namespace, name, timeout=180)
         kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", 4)
+        settle(meter, _url(namespace, name), kube.ready_pod_names(namespace, f"{MS_LABEL}={name}"))
         with Load(meter, _url(namespace, name)) as load:
             fault_at = time.time()
             for pod in kube.core().list_namespaced_pod(namespace, label_selector=track_selector(name, "primary")).items:
@@ -74,4 +77,10 @@ def p7_failover(namespace: str, trials: int) -> dict[str, Any]:
     return {"trials": trials, "seconds": seconds, "failed": failed, "sent": sent,
             "probe_period_seconds": PROBE_PERIOD_SECONDS, "probe_failure_threshold": PROBE_FAILURE_THRESHOLD,
             "unhealthy_after_seconds": UNHEALTHY_AFTER_SECONDS,
-            "probe_bound_seconds": PROBE_PERIOD_SECONDS * PROBE_FAILURE_THRESHOLD}
+            "probe_bound_seconds": probe_bound_seconds()}
+
+
+def probe_bound_seconds() -> int:
+    """The slowest the settings allow: the fault lands just after a passing probe, so the pod is
+    unready failureThreshold periods later, and the operator waits unhealthyAfterSeconds more."""
+    return PROBE_PERIOD_SECONDS * PROBE_FAILURE_THRESHOLD + UNHEALTHY_AFTER_SECONDS

@@ -201,6 +201,14 @@ def failed_over(active: bool) -> Callable[[dict[str, Any]], bool]:
     return check
 
 
+def served_only(service: str, track: str) -> Callable[[dict[str, Any]], bool]:
+    """Every request of the last seconds to ``service`` was served by ``track``: the move is complete."""
+    def check(_: dict[str, Any]) -> bool:
+        recent = SCREEN.traffic[service].last()
+        return recent.sent > 0 and recent.shares() == {track: 100.0}
+    return check
+
+
 def set_weights(v1: int, v2: int) -> None:
     patch = [{"op": "replace", "path": "/spec/tracks/0/weight", "value": v1},
              {"op": "replace", "path": "/spec/tracks/1/weight", "value": v2}]
@@ -259,17 +267,19 @@ def story() -> None:
     set_weights(50, 50)
     wait("user runs 5/5", ready_as("user", {"v1": 5, "v2": 5}), settle=RECENT_SECONDS)
     set_weights(0, 100)
-    wait("user runs 0/10", ready_as("user", {"v1": 0, "v2": 10}), settle=RECENT_SECONDS)
+    wait("user runs 0/10", ready_as("user", {"v1": 0, "v2": 10}))
+    wait("every request of user is v2's", served_only("user", "v2"))
     say("5. Scale user through the scale subresource; the weights are kept")
     kubectl("scale", "ms/user", "-n", NS, "--replicas=4")
     wait("user runs 0/4", ready_as("user", {"v1": 0, "v2": 4}), settle=RECENT_SECONDS)
     say("6. order's primary fails its readiness probe (the samples' fault switch, on every primary pod)")
     fault("primary", "unready")
-    wait("order fails over to its standby (probe failures, then unhealthyAfterSeconds: 5)", failed_over(True),
-         settle=RECENT_SECONDS)
+    wait("order fails over to its standby (probe failures, then unhealthyAfterSeconds: 5)", failed_over(True))
+    wait("every request of order is the standby's", served_only("order", "standby"))
     say("7. The primary recovers")
     fault("primary", "ready")
-    wait("traffic fails back (after failbackAfterSeconds: 10)", failed_over(False), settle=RECENT_SECONDS)
+    wait("traffic fails back (after failbackAfterSeconds: 10)", failed_over(False))
+    wait("every request of order is the primary's", served_only("order", "primary"))
 
 
 def summary() -> str:

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sample_common.traffic import HostMeter, Meter, PodMeter
+from sample_common.traffic import HostMeter, Meter, PodMeter, settle
 
 from tests.conftest import make_namespace
 from tests.support import images as image_support
 from tests.support import kube
+from tests.support.ms import MS_LABEL
 
 RELEASE = "microservice-operator"
 RELEASE_NAMESPACE = "microservice-operator-system"
@@ -96,6 +97,13 @@ def service_url(meter: Meter, namespace: str, service: str, path: str = "/") -> 
         spec = kube.core().read_namespaced_service(service, namespace).spec
         return f"http://{spec.cluster_ip}:{spec.ports[0].port}{path}"
     return f"http://{service}.{namespace}.svc.cluster.local{path}"
+
+
+def serving_url(meter: Meter, namespace: str, name: str, path: str = "/healthz") -> str:
+    """The Microservice's Service URL, once requests to it reach exactly its ready pods (``settle``)."""
+    url = service_url(meter, namespace, name, path)
+    settle(meter, url, kube.ready_pod_names(namespace, f"{MS_LABEL}={name}"))
+    return url
 
 
 def pod_ips(namespace: str, selector: str) -> list[str]:

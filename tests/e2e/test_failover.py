@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sample_common.traffic import Load, Meter, Tally, compare
 
-from tests.e2e.conftest import events, pod_ips, service_url
+from tests.e2e.conftest import events, pod_ips, serving_url
 from tests.support import kube
 from tests.support.kube import wait_for
 from tests.support.ms import MS_LABEL, effective_weights, sample_manifest, track_selector, wait_converged
@@ -44,7 +44,7 @@ def _deploy(meter: Meter, namespace: str, name: str, tracks: list[tuple[str, int
                                    **manifest))
     wait_converged(namespace, name, timeout=120)
     kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", replicas)
-    return service_url(meter, namespace, name, "/healthz")
+    return serving_url(meter, namespace, name)
 
 
 def _report(what: str, tally: Tally) -> None:
@@ -133,6 +133,6 @@ def test_a_track_that_crashes_at_start_gets_no_weight_and_no_request(chart_opera
             (s.last_state.terminated and s.last_state.terminated.exit_code == 1) for s in states)
 
     wait_for(crashed, timeout=120, interval=1, what="the bad pods to crash-loop with exit status 1")
-    tally = meter.measure(service_url(meter, ns, "rel", "/healthz"), count=2000)
+    tally = meter.measure(serving_url(meter, ns, "rel"), count=2000)
     assert tally.failed == 0 and set(tally.served) == {"good"}, tally.summary()
     assert effective_weights(ns, "rel") == {"good": 100, "bad": 0}

@@ -8,7 +8,7 @@ import json
 import pytest
 from sample_common.traffic import Meter, PodMeter, Tally, compare
 
-from tests.e2e.conftest import service_url
+from tests.e2e.conftest import serving_url
 from tests.support import kube
 from tests.support.ms import MS_LABEL, effective_weights, sample_manifest, wait_converged
 
@@ -18,7 +18,7 @@ TOLERANCE = 3.0  # points; the binomial standard deviation at 75/25 over 4,000 r
 
 
 def _split(meter: Meter, namespace: str, name: str) -> Tally:
-    tally = meter.measure(service_url(meter, namespace, name, "/healthz"), count=REQUESTS, concurrency=8)
+    tally = meter.measure(serving_url(meter, namespace, name), count=REQUESTS, concurrency=8)
     print(f"{name}: {tally.summary()}")
     return tally
 

@@ -175,3 +175,10 @@ def wait_pods_ready(namespace: str, selector: str, count: int, timeout: float = 
         return [p.status.pod_ip for p in live] if ok else None
 
     return wait_for(ready, timeout=timeout, interval=0.5, what=f"{count} ready pods {selector} in {namespace}")
+
+
+def ready_pod_names(namespace: str, selector: str) -> set[str]:
+    """Names of the pods matching ``selector`` that are Ready and not terminating."""
+    pods = core().list_namespaced_pod(namespace, label_selector=selector).items
+    return {p.metadata.name for p in pods if p.metadata.deletion_timestamp is None
+            and any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])}

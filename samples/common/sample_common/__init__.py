@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -100,6 +101,7 @@ def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: T
     latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
                         registry=registry)
     faults = app.state.faults = Faults()
+    pod_name = socket.gethostname()  # the pod's name in Kubernetes
     app.state.draining = False  # set by sample_common.serve at SIGTERM
 
     @app.middleware("http")
@@ -111,6 +113,7 @@ def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: T
         requests.labels(route, request.method, str(response.status_code)).inc()
         latency.labels(route, request.method).observe(elapsed)
         response.headers["X-Served-By"] = served_by()
+        response.headers["X-Served-By-Pod"] = pod_name
         if route not in ("/healthz", "/readyz", "/metrics"):
             log.info("request", extra={"method": request.method, "route": route, "path": request.url.path,
                                        "status": response.status_code, "ms": round(elapsed * 1000, 2)})

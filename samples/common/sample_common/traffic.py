@@ -1,6 +1,7 @@
 """A traffic meter: real HTTP requests to a Service, counted by the track that served each one.
 
-Every response of the samples carries ``X-Served-By: <track>/<version>``. Each request here opens a
+Every response of the samples carries ``X-Served-By: <track>/<version>`` and ``X-Served-By-Pod: <pod
+name>``. Each request here opens a
 new TCP connection (``Connection: close``), so kube-proxy picks a backend pod for every request and
 the counts show the split the cluster really makes. Standard library only: the same module runs on
 the host (``HostMeter``) and, through ``kubectl exec``, inside a pod made from a sample image
@@ -36,7 +37,7 @@ from types import TracebackType
 from typing import IO, Any, Protocol
 
 __all__ = ["HostMeter", "Load", "Meter", "PodMeter", "Result", "Tally", "TrackShare", "Window", "call", "classify",
-           "compare", "measure", "meter_pod_manifest", "request_once", "stream"]
+           "compare", "measure", "meter_pod_manifest", "request_once", "settle", "stream"]
 
 UNKNOWN_TRACK = "unknown"
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.EINVAL}
@@ -51,6 +52,7 @@ class Result:
     status: int | None
     ms: float
     done: float  # time.time() when it completed
+    pod: str | None = None  # X-Served-By-Pod
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Tally:
     errors: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     latencies_ms: list[float] = field(default_factory=list)
+    pods: Counter[str] = field(default_factory=Counter)  # answers below 500, by pod name
 
     @property
     def ok(self) -> int:
@@ -80,6 +83,8 @@ class Tally:
         else:
             self.served[result.track or UNKNOWN_TRACK] += 1
             self.latencies_ms.append(result.ms)
+            if result.pod:
+                self.pods[result.pod] += 1
 
     def shares(self) -> dict[str, float]:
         """Percent of the served requests, by track."""
@@ -93,6 +98,7 @@ class Tally:
         self.errors.update(other.errors)
         self.statuses.update(other.statuses)
         self.latencies_ms.extend(other.latencies_ms)
+        self.pods.update(other.pods)
         return self
 
     def __add__(self, other: Tally) -> Tally:
@@ -109,7 +115,7 @@ class Tally:
     def to_json(self) -> dict[str, Any]:
         latency = {f"p{p}": self.percentile(p) for p in (50, 90, 99)}
         return {"sent": self.sent, "ok": self.ok, "failed": self.failed, "shares": self.shares(),
-                "served": dict(self.served), "errors": dict(self.errors),
+                "served": dict(self.served), "errors": dict(self.errors), "pods": dict(self.pods),
                 "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
                 "latency_ms": {**latency, "max": self.percentile(100), "count": len(self.latencies_ms)},
                 "latencies_ms": [round(ms, 3) for ms in self.latencies_ms]}
@@ -120,7 +126,8 @@ class Tally:
         return cls(sent=int(data["sent"]), served=Counter(data.get("served", {})),
                    errors=Counter(data.get("errors", {})),
                    statuses=Counter({int(code): n for code, n in data.get("statuses", {}).items()}),
-                   latencies_ms=[float(ms) for ms in data.get("latencies_ms", [])])
+                   latencies_ms=[float(ms) for ms in data.get("latencies_ms", [])],
+                   pods=Counter(data.get("pods", {})))
 
     def summary(self) -> str:
         """One line, e.g. ``100 sent: 98 ok (v1 90.8%, v2 9.2%), 2 failed (refused 2); p50 1.2 ms, p99 3.4 ms``."""
@@ -197,13 +204,13 @@ def _connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, s
 
 
 def _exchange(method: str, url: str, timeout: float, body: bytes | None = None,
-              headers: dict[str, str] | None = None) -> tuple[int, str | None, bytes]:
-    """One request on a new connection: status, X-Served-By and body. Raises OSError/HTTPException."""
+              headers: dict[str, str] | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request on a new connection: status, headers and body. Raises OSError/HTTPException."""
     conn, target = _connection(url, timeout)
     try:
         conn.request(method, target, body=body, headers={"Connection": "close", **(headers or {})})
         response = conn.getresponse()
-        return response.status, response.getheader("X-Served-By"), response.read()
+        return response.status, response.msg, response.read()
     finally:
         conn.close()
 
@@ -212,13 +219,14 @@ def request_once(url: str, timeout: float = 2.0, method: str = "GET") -> Result:
     """One request. ``timeout`` bounds each socket operation (connect, each read), as http.client does."""
     started = time.perf_counter()
     try:
-        status, served_by, _ = _exchange(method, url, timeout)
+        status, headers, _ = _exchange(method, url, timeout)
     except (OSError, http.client.HTTPException) as err:
         return Result(None, classify(err), None, (time.perf_counter() - started) * 1000, time.time())
     ms = (time.perf_counter() - started) * 1000
     error = f"http-{status}" if status >= 500 else None
+    served_by = headers.get("X-Served-By")
     track = served_by.split("/", 1)[0] if served_by else UNKNOWN_TRACK
-    return Result(track, error, status, ms, time.time())
+    return Result(track, error, status, ms, time.time(), headers.get("X-Served-By-Pod"))
 
 
 def measure(url: str, count: int, concurrency: int = 8, timeout: float = 2.0, method: str = "GET") -> Tally:
@@ -342,6 +350,27 @@ class HostMeter:
 
     def call(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         return call(method, url, body=body)
+
+
+def settle(meter: Meter, url: str, pods: set[str], *, batch: int = 200, timeout: float = 90.0) -> int:
+    """Sends batches of requests until one is answered by exactly ``pods``, without an error.
+
+    A pod that is Ready in the API is not yet a backend until kube-proxy has synced its rules, and a
+    pod that left may still be one for a moment; measuring before both settle measures the lag, not
+    the split. Returns the requests sent; raises TimeoutError naming the pods still missing or extra.
+    """
+    deadline, sent = time.monotonic() + timeout, 0
+    while True:
+        tally = meter.measure(url, count=batch)
+        sent += tally.sent
+        answered = set(tally.pods)
+        if answered == pods and not tally.failed:
+            return sent
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url}: after {sent} requests, still not served by exactly the ready pods: "
+                               f"missing {sorted(pods - answered)}, extra {sorted(answered - pods)}, "
+                               f"errors {dict(tally.errors)}")
+        time.sleep(0.5)
 
 
 class Load:

@@ -29,6 +29,7 @@ from sample_common.traffic import (
     compare,
     measure,
     meter_pod_manifest,
+    settle,
     stream,
 )
 
@@ -61,6 +62,7 @@ class Backend:
                 self.send_response(status)
                 if served_by is not None:
                     self.send_header("X-Served-By", served_by)
+                    self.send_header("x-served-by-pod", f"pod-{served_by.split('/')[0]}")  # any case
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)
@@ -112,7 +114,21 @@ def test_measure_counts_every_request_by_track(serve: Callable[[Answer], Backend
     assert backend.hits == 40 and tally.sent == 40 and tally.ok == 40 and tally.failed == 0
     assert tally.served == Counter({"a": 30, "b": 10}) and tally.shares() == {"a": 75.0, "b": 25.0}
     assert tally.statuses == Counter({200: 40}) and len(tally.latencies_ms) == 40
+    assert tally.pods == Counter({"pod-a": 30, "pod-b": 10})
     assert not stream_threads()
+
+
+def test_settle_waits_until_exactly_the_given_pods_answer(serve: Callable[[Answer], Backend]) -> None:
+    def b_joins_late(n: int, _: threading.Event) -> tuple[int, str | None, bytes]:
+        return three_a_one_b(n, _) if n >= 100 else (200, "a/1", b"[]")
+
+    backend = serve(b_joins_late)
+    sent = settle(HostMeter(), backend.url, {"pod-a", "pod-b"}, batch=40)
+    assert sent >= 120 and backend.hits == sent
+    with pytest.raises(TimeoutError, match=r"missing \['pod-c'\], extra \[\]"):
+        settle(HostMeter(), backend.url, {"pod-a", "pod-b", "pod-c"}, batch=8, timeout=0.2)
+    with pytest.raises(TimeoutError, match=r"missing \[\], extra \['pod-b'\]"):
+        settle(HostMeter(), backend.url, {"pod-a"}, batch=8, timeout=0.2)
 
 
 def test_4xx_is_served_and_a_missing_header_is_unknown(serve: Callable[[Answer], Backend]) -> None:
@@ -227,7 +243,8 @@ def test_compare_puts_measured_shares_next_to_effective_weights() -> None:
 
 def test_tally_and_window_survive_json() -> None:
     tally = Tally(sent=6, served=Counter({"v1": 3, "unknown": 1}), errors=Counter({"refused": 1, "http-503": 1}),
-                  statuses=Counter({200: 3, 404: 1, 503: 1}), latencies_ms=[1.5, 2.25, 3.125, 10.0])
+                  statuses=Counter({200: 3, 404: 1, 503: 1}), latencies_ms=[1.5, 2.25, 3.125, 10.0],
+                  pods=Counter({"v1-abc": 3}))
     data = json.loads(json.dumps(tally.to_json()))
     assert Tally.from_json(data) == tally
     assert data["ok"] == 4 and data["failed"] == 2 and data["shares"] == {"unknown": 25.0, "v1": 75.0}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,11 @@ def test_list_get_and_create(client: TestClient) -> None:
     assert client.get(f"/users/{user['id']}").json() == user
 
 
-def test_every_response_says_which_track_served_it(client: TestClient) -> None:
+def test_every_response_says_which_track_and_pod_served_it(client: TestClient) -> None:
     assert client.get("/users").headers["X-Served-By"] == "v2/1.5.0"
-    assert client.get("/users/999").headers["X-Served-By"] == "v2/1.5.0"
+    missing = client.get("/users/999")
+    assert missing.headers["X-Served-By"] == "v2/1.5.0"
+    assert missing.headers["X-Served-By-Pod"] == socket.gethostname()
 
 
 @pytest.mark.parametrize(("body", "field"), [
