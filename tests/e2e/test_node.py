@@ -79,6 +79,13 @@ def test_a_pod_reaches_the_api_by_service_ip_with_verified_tls_and_resolves_clus
     assert (host, status, resolved) == (kubernetes_ip, "200", kubernetes_ip)
 
 
+def _proxied_endpoints(service: str) -> int:
+    """How many endpoints kube-proxy's iptables rules send ``namespace/name``'s ClusterIP to."""
+    rules = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True, check=True).stdout
+    return sum(1 for line in rules.splitlines()
+               if line.startswith("-A KUBE-SVC-") and f'--comment "{service} -> ' in line)
+
+
 @local_cluster
 def test_a_kwok_backed_service_fails_at_once_from_the_host_and_from_a_pod(namespace: str,
                                                                           pod_meter: PodMeter) -> None:
@@ -91,8 +98,9 @@ def test_a_kwok_backed_service_fails_at_once_from_the_host_and_from_a_pod(namesp
     wait_for(lambda: kube.apps().read_namespaced_deployment("fake", namespace).status.ready_replicas == 2,
              what="2 kwok pods ready")
     cluster_ip = kube.core().read_namespaced_service("fake", namespace).spec.cluster_ip
+    wait_for(lambda: _proxied_endpoints(f"{namespace}/fake") == 2, what="kube-proxy to program both kwok endpoints")
     from_host = HostMeter().measure(f"http://{cluster_ip}/", count=20, timeout=5)
     from_pod = pod_meter.measure(f"http://fake.{namespace}.svc.cluster.local/", count=20, timeout=5)
-    for tally in (from_host, from_pod):
-        assert tally.ok == 0 and tally.failed == 20
-        assert set(tally.errors) == {"refused"}, tally.errors  # not "timeout": refused at once, here
+    for source, tally in (("host", from_host), ("pod", from_pod)):
+        assert tally.ok == 0 and tally.failed == 20, f"from the {source}: {tally.summary()}"
+        assert set(tally.errors) == {"refused"}, f"from the {source}: {tally.summary()}"  # refused at once
