@@ -8,6 +8,7 @@ change, or a file given to ``microservice-operator render``, never went through 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 MAX_TRACKS = 10
 MAX_TRACK_NAME = 20
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MAX_SURGE_PERCENT = re.compile(r"^(100|[1-9][0-9]?)%$")
 
 
 class _Model(BaseModel):
@@ -144,6 +146,12 @@ class MicroserviceSpec(_Model):
         default=True,
         description="Run pods under the restricted Pod Security profile. Set false only for images that need root.",
     )
+    max_surge: int | str = Field(
+        default="25%",
+        description="How many pods above spec.replicas a planned move of traffic (a weight edit, a failback, "
+        "a scale) may add while the new pods start, as a number (at least 1) or a percentage of spec.replicas "
+        "(rounded up). A track loses ready pods only once pods of the tracks that gain are ready.",
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> MicroserviceSpec:
@@ -155,7 +163,15 @@ class MicroserviceSpec(_Model):
         if total != 100:
             raise ValueError(f"spec.tracks: weights must sum to 100, found {total}")
         self._check_active_standby(names)
+        self._check_max_surge()
         return self
+
+    def _check_max_surge(self) -> None:
+        surge = self.max_surge
+        bad_count = isinstance(surge, int) and surge < 1
+        if bad_count or (isinstance(surge, str) and not MAX_SURGE_PERCENT.match(surge)):
+            raise ValueError(f"spec.maxSurge: {surge!r} must be a number of pods (at least 1) or a percentage "
+                             "from 1% to 100%")
 
     def _check_active_standby(self, names: list[str]) -> None:
         fo = self.failover

@@ -6,6 +6,7 @@ the shared Service's selector all come from :func:`decide`, and nothing else com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from .apportion import apportion
 REASON_PRIMARY_UNHEALTHY = "PrimaryUnhealthy"
 REASON_TRACKS_UNHEALTHY = "TracksUnhealthy"
 REASON_ALL_UNHEALTHY = "AllTracksUnhealthy"
+WAITING_FOR_STANDBY = "waiting until the standby serves"
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,13 @@ def _earliest(*deadlines: datetime | None) -> datetime | None:
 
 def decide(
     spec: MicroserviceSpec, health: dict[str, Health], previous: FailoverState, now: datetime,
+    ready: Mapping[str, int] | None = None,
 ) -> Decision:
-    """Decides routing weights, replicas and selector for the failover policy in ``spec``."""
+    """Decides routing weights, replicas and selector for the failover policy in ``spec``.
+
+    ``ready``: each track's ready pods now. An ActiveStandby failover moves the traffic only once
+    the standby has enough of them (see ``_standby_serves``); without counts it is taken to have.
+    """
     base = base_replicas(spec)
     configured = Decision(
         routing_weights={t.name: t.weight for t in spec.tracks},
@@ -106,16 +113,26 @@ def decide(
     )
     policy = spec.failover.policy
     if policy is Policy.ACTIVE_STANDBY:
-        return _active_standby(spec, health, previous, now, configured)
+        return _active_standby(spec, health, previous, now, configured, ready=ready)
     if policy is Policy.REDISTRIBUTE:
         return _redistribute(spec, health, previous, now, configured)
     unhealthy, deadline = lasting_unhealthy(spec, health, now)
     return replace(configured, degraded_reason=_unhealthy_reason(unhealthy), next_deadline=deadline)
 
 
+def _standby_serves(spec: MicroserviceSpec, ready: Mapping[str, int] | None) -> tuple[bool, str]:
+    """Whether the standby's ready pods can take all the traffic: minReadyPercent of spec.replicas."""
+    fo = spec.failover
+    if ready is None or fo.standby is None:
+        return True, ""
+    have = ready.get(fo.standby, 0)
+    serves = track_health(have, spec.replicas, fo.min_ready_percent) is not False and have > 0
+    return serves, f"; {WAITING_FOR_STANDBY} ({have}/{spec.replicas} ready)" if not serves else ""
+
+
 def _active_standby(
     spec: MicroserviceSpec, health: dict[str, Health], previous: FailoverState, now: datetime,
-    configured: Decision,
+    configured: Decision, *, ready: Mapping[str, int] | None,
 ) -> Decision:
     fo = spec.failover
     assert fo.primary is not None and fo.standby is not None  # guaranteed by MicroserviceSpec
@@ -132,13 +149,18 @@ def _active_standby(
     deadline = _earliest(deadline, degraded_deadline)
     if not stay:
         return replace(configured, degraded_reason=degraded, next_deadline=deadline)
-    weights = {name: 0 for name in configured.routing_weights} | {fo.standby: 100}
     replicas = dict(configured.replicas) | {fo.standby: spec.replicas}
-    state = previous if previous.active else FailoverState(
-        active=True, active_track=fo.standby, failed_tracks=(fo.primary,), since=now,
-        reason=f"{REASON_PRIMARY_UNHEALTHY}: track {fo.primary} stayed below "
-        f"{fo.min_ready_percent}% ready for {fo.unhealthy_after_seconds}s",
-    )
+    serves, waiting = _standby_serves(spec, ready)
+    why = f"{REASON_PRIMARY_UNHEALTHY}: track {fo.primary} stayed below " \
+        f"{fo.min_ready_percent}% ready for {fo.unhealthy_after_seconds}s"
+    if previous.active and previous.reason:  # as first written: no status churn while it lasts
+        why = previous.reason.split(f"; {WAITING_FOR_STANDBY}")[0]
+    state = FailoverState(active=True, active_track=fo.standby, failed_tracks=(fo.primary,),
+                          since=previous.since if previous.active and previous.since else now,
+                          reason=why + waiting)
+    if not serves:  # make before break: the primary's ready pods keep serving meanwhile
+        return Decision(configured.routing_weights, replicas, None, state, degraded, deadline)
+    weights = {name: 0 for name in configured.routing_weights} | {fo.standby: 100}
     return Decision(weights, replicas, fo.standby, state, degraded, deadline)
 
 

@@ -9,7 +9,7 @@ same plan, and a converged object gives an empty one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from .resources.common import LABEL_TRACK, MAX_NAME, child_name, selector_string
 from .resources.deployment import build_deployment
 from .resources.service import build_service, build_track_service
 from .routing import all_routers, router_for
+from .shift import TrackPods, step, surge_pods
 from .statusview import previous_failover, previous_health, timestamp, track_statuses, weights_string
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -103,22 +104,27 @@ def _invalid(status: dict[str, Any], generation: int, message: str, now: datetim
     return Plan(status=new_status, events=events, invalid=True)
 
 
-def _health(ms: Microservice, base: dict[str, int], observed: Observed, status: dict[str, Any],
+def _ready(deployment: dict[str, Any] | None) -> int:
+    return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+
+
+def _health(ms: Microservice, base: dict[str, int], ready: dict[str, int], status: dict[str, Any],
             now: datetime) -> dict[str, Health]:
     """Each track's health now, keeping the time it last changed from the previous status."""
     before = previous_health(status)
     result = {}
     for track in ms.spec.tracks:
-        ready = int((observed.deployments.get(track.name, {}).get("status") or {}).get("readyReplicas") or 0)
-        healthy = track_health(ready, base[track.name], ms.spec.failover.min_ready_percent)
+        healthy = track_health(ready[track.name], base[track.name], ms.spec.failover.min_ready_percent)
         old = before.get(track.name)
         result[track.name] = old if old is not None and old.healthy is healthy else Health(healthy, now)
     return result
 
 
 def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, now: datetime) -> Plan:
-    health = _health(ms, base_replicas(ms.spec), observed, status, now)
-    decision = decide(ms.spec, health, previous_failover(status), now)
+    ready = {t.name: _ready(observed.deployments.get(t.name)) for t in ms.spec.tracks}
+    health = _health(ms, base_replicas(ms.spec), ready, status, now)
+    target = decide(ms.spec, health, previous_failover(status), now, ready)
+    decision = replace(target, replicas=_stepped(ms, target, observed))
     router = router_for(ms.spec.routing.strategy)
     desired = _children(ms, decision) + router.desired(ms, decision.routing_weights)
     result = Plan(next_deadline=decision.next_deadline)
@@ -128,11 +134,36 @@ def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, no
     if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
         blocked = conditions.REASON_GATEWAY_API_UNAVAILABLE
         result.apply = [o for o in result.apply if o["kind"] != "HTTPRoute"]
-    tracks = track_statuses(ms, observed.deployments, decision, health, router)
-    result.status = _status(ms, status, tracks, observed, decision,
-                            converged=not result.apply and not result.delete, blocked=blocked, now=now)
+    # What the live Service selects is what serves; before it exists, what it will select.
+    selected = _selected(ms, observed) if child_name(ms) in observed.services else decision.selector_track
+    tracks = track_statuses(ms, ready, decision, health, router, selected=selected)
+    converged = not result.apply and not result.delete and decision.replicas == target.replicas
+    result.status = _status(ms, status, tracks, observed, decision, converged=converged, blocked=blocked, now=now)
     result.events = _events(ms, status, result, observed, decision)
     return result
+
+
+def _selected(ms: Microservice, observed: Observed) -> str | None:
+    """The track the live shared Service is narrowed to, if it is."""
+    live = observed.services.get(child_name(ms)) or {}
+    return ((live.get("spec") or {}).get("selector") or {}).get(LABEL_TRACK)
+
+
+def _stepped(ms: Microservice, target: Decision, observed: Observed) -> dict[str, int]:
+    """This reconcile's step towards the decided replicas (make before break, see shift.py).
+
+    A failover may go beyond spec.replicas + maxSurge: the failed track keeps its pods while the
+    other grows. The track the live Service is still narrowed to keeps its pods until it is not.
+    """
+    spec = ms.spec
+    budget = spec.replicas + surge_pods(spec.max_surge, spec.replicas)
+    if target.failover.active:
+        budget = max(budget, sum(target.replicas.values()))
+    now = {name: TrackPods(int((d.get("spec") or {}).get("replicas") or 0), _ready(d))
+           for name, d in observed.deployments.items()}
+    narrowed = _selected(ms, observed)
+    hold = frozenset({narrowed}) if narrowed and narrowed != target.selector_track else frozenset()
+    return step(target.replicas, now, budget, hold)
 
 
 def _children(ms: Microservice, decision: Decision) -> list[dict[str, Any]]:

@@ -48,15 +48,13 @@ def previous_failover(status: dict[str, Any]) -> FailoverState:
     )
 
 
-def _ready(deployment: dict[str, Any] | None) -> int:
-    return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
+def track_statuses(ms: Microservice, ready: dict[str, int], decision: Decision, health: dict[str, Health],
+                   router: Router, *, selected: str | None) -> list[dict[str, Any]]:
+    """status.tracks: desired and ready replicas, configured, routing and effective weights, health.
 
-
-def track_statuses(ms: Microservice, deployments: dict[str, dict[str, Any]], decision: Decision,
-                   health: dict[str, Health], router: Router) -> list[dict[str, Any]]:
-    """status.tracks: desired and ready replicas, configured, routing and effective weights, health."""
-    ready = {t.name: _ready(deployments.get(t.name)) for t in ms.spec.tracks}
-    effective = router.effective_weights(decision.routing_weights, ready)
+    ``selected``: the track the shared Service is narrowed to (None: every track).
+    """
+    effective = router.effective_weights(decision.routing_weights, ready, selected)
     entries = []
     for track in ms.spec.tracks:
         entry: dict[str, Any] = {

@@ -107,6 +107,20 @@ def test_validation_messages_name_the_field() -> None:
     assert "spec.tracks[0].image: Field required" in plan(b, Observed(), NOW).status["conditions"][0]["message"]
 
 
+@pytest.mark.parametrize("surge", [0, -1, "0%", "101%", "25", "a%"])
+def test_a_bad_max_surge_is_invalid_and_named(surge: int | str) -> None:
+    message = plan(body(maxSurge=surge), Observed(), NOW).status["conditions"][0]["message"]
+    assert f"spec.maxSurge: {surge!r} must be a number of pods (at least 1) or a percentage" in message
+
+
+def test_a_weight_edit_grows_the_new_track_before_the_old_one_shrinks() -> None:
+    observed, b = converged_world(body())
+    b["spec"]["tracks"][0]["weight"], b["spec"]["tracks"][1]["weight"] = 0, 100
+    p = plan(b, observed, NOW)
+    assert {t["name"]: t["replicas"] for t in p.status["tracks"]} == {"v1": 9, "v2": 4}  # maxSurge 25%: 3
+    assert p.status["phase"] == "Progressing"
+
+
 def test_effective_weight_follows_ready_pods() -> None:
     observed, b = converged_world(body(), ready={"v1": 3, "v2": 1})
     p = plan(b, observed, NOW)
@@ -114,14 +128,24 @@ def test_effective_weight_follows_ready_pods() -> None:
     assert p.status["readyReplicas"] == 4 and p.status["phase"] == "Progressing"
 
 
-def test_active_standby_narrows_the_shared_service() -> None:
+def test_active_standby_narrows_the_shared_service_once_the_standby_serves() -> None:
     spec = {"failover": {"policy": "ActiveStandby", "primary": "v1", "standby": "v2", "unhealthyAfterSeconds": 0}}
-    observed, b = converged_world(body(**spec), ready={"v1": 0, "v2": 1})
+    observed, b = converged_world(body(**spec), ready={"v1": 3, "v2": 1})
     p = plan(b, observed, NOW + timedelta(seconds=1))
+    # Make before break: the standby grows, the Service still reaches the primary's 3 ready pods.
+    assert not [o for o in p.apply if o["kind"] == "Service"]
+    assert {t["name"]: t["replicas"] for t in p.status["tracks"]} == {"v1": 9, "v2": 10}
+    assert p.status["failover"]["active"] is True and p.status["phase"] == "FailedOver"
+    assert p.status["failover"]["reason"].endswith("; waiting until the standby serves (1/10 ready)")
+    assert [e.reason for e in p.events if e.type == "Warning"] == ["FailedOver"]
+
+    observed.deployments["v2"]["spec"]["replicas"] = 10
+    observed.deployments["v2"]["status"]["readyReplicas"] = 5
+    p = plan({**b, "status": p.status}, observed, NOW + timedelta(seconds=2))
     service = next(o for o in p.apply if o["kind"] == "Service")
     assert service["spec"]["selector"]["microservice-operator.io/track"] == "v2"
-    assert p.status["failover"]["active"] is True and p.status["phase"] == "FailedOver"
-    assert [e.reason for e in p.events if e.type == "Warning"] == ["FailedOver"]
+    assert "waiting" not in p.status["failover"]["reason"]
+    assert not [e for e in p.events if e.type == "Warning"]  # one FailedOver event per failover
 
 
 def test_gateway_strategy_without_crds_is_reported_and_other_children_still_applied() -> None:

@@ -27,5 +27,7 @@ class Router(Protocol):
     def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
         """The routing objects that carry ``weights`` (routing weight per track)."""
 
-    def effective_weights(self, weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
-        """The share of traffic each track really gets, in percent."""
+    def effective_weights(self, weights: dict[str, int], ready: dict[str, int],
+                          selected: str | None) -> dict[str, int]:
+        """The share of traffic each track really gets, in percent; ``selected``: the track the
+        shared Service is narrowed to, or None when it selects every track."""

@@ -18,7 +18,8 @@ class GatewayAPIRouter:
     def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
         return [build_httproute(ms, weights)]
 
-    def effective_weights(self, weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
+    def effective_weights(self, weights: dict[str, int], ready: dict[str, int],
+                          selected: str | None) -> dict[str, int]:
         """The Gateway splits by backendRef weight; a backend with no ready pod gets nothing."""
         serving = {n: (w if ready.get(n, 0) > 0 else 0) for n, w in weights.items()}
         total = sum(serving.values())

@@ -18,7 +18,9 @@ class ReplicasRouter:
     def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
         return []
 
-    def effective_weights(self, weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
-        """Tracks routed at weight 0 get no traffic (the Service selector excludes them on failover)."""
-        serving = {n: (r if weights.get(n, 0) > 0 else 0) for n, r in ready.items()}
+    def effective_weights(self, weights: dict[str, int], ready: dict[str, int],
+                          selected: str | None) -> dict[str, int]:
+        """The shared Service spreads requests over the ready pods of the tracks it selects, whatever
+        their routing weight: a failed Redistribute track's last ready pods still get their share."""
+        serving = {n: (r if selected is None or n == selected else 0) for n, r in ready.items()}
         return dict(zip(serving, effective_weights(list(serving.values())), strict=True))

@@ -1,0 +1,147 @@
+"""Moves of traffic that drop no request, on the real node, under continuous load: a weight edit and
+back, a failover to a warm and to a cold standby, a failback. Make before break: the track that gains
+is scaled up and its pods are Ready before the other track's share is cut."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from kubernetes import watch
+from sample_common.traffic import Load, Meter, Tally
+
+from tests.e2e.conftest import pod_ips, serving_url
+from tests.support import kube
+from tests.support.kube import wait_for
+from tests.support.ms import MS_LABEL, sample_manifest, track_selector, wait_converged
+
+pytestmark = pytest.mark.cluster
+DWELL = {"unhealthyAfterSeconds": 3, "failbackAfterSeconds": 5, "minReadyPercent": 50}
+
+
+class ReplicaWatch:
+    """The largest total of the Deployments' spec.replicas seen, from a watch (every change, not samples)."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        self.namespace, self.selector = namespace, f"{MS_LABEL}={name}"
+        self.wanted: dict[str, int] = {}
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for event in watch.Watch().stream(kube.apps().list_namespaced_deployment, self.namespace,
+                                              label_selector=self.selector, timeout_seconds=2):
+                obj = event["object"]
+                self.wanted[obj.metadata.name] = 0 if event["type"] == "DELETED" else obj.spec.replicas or 0
+                self.peak = max(self.peak, sum(self.wanted.values()))
+                if self._stop.is_set():
+                    return
+
+    @contextmanager
+    def running(self) -> Iterator[ReplicaWatch]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=10)
+
+
+def _set_weights(namespace: str, name: str, weights: tuple[int, int]) -> None:
+    kube.kubectl("patch", "ms", name, "-n", namespace, "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": f"/spec/tracks/{i}/weight", "value": w} for i, w in enumerate(weights)]))
+
+
+def _moved(load: Load, since: float, namespace: str, name: str, pods: int) -> Tally:
+    """Waits until the object converged with ``pods`` settled pods; the requests sent since ``since``."""
+    time.sleep(1)  # the operator sees the edit first
+    wait_converged(namespace, name, timeout=180)
+    kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", pods, timeout=180, settled=True)
+    tally = load.between(since, time.time())
+    print(f"{name}: {tally.summary()}")
+    return tally
+
+
+def _fault(meter: Meter, namespace: str, name: str, track: str, state: str, *, count: int | None = None) -> None:
+    for ip in pod_ips(namespace, track_selector(name, track))[:count]:
+        code, body = meter.call("POST", f"http://{ip}:8080/fault/{state}")
+        assert code == 200, body
+
+
+def _status(namespace: str, name: str) -> dict[str, Any]:
+    return kube.get_ms(namespace, name).get("status") or {}
+
+
+def test_a_weight_edit_and_back_drops_no_request_and_stays_within_max_surge(
+        chart_operator: str, real_namespace: str, meter: Meter) -> None:
+    ns, replicas = real_namespace, 20  # 18/2 at 90/10: at least 2 pods per serving track
+    kube.apply_obj(sample_manifest(ns, "shift", [("v1", 90), ("v2", 10)], replicas=replicas, maxSurge="25%"))
+    wait_converged(ns, "shift", timeout=180)
+    kube.wait_pods_ready(ns, f"{MS_LABEL}=shift", replicas, timeout=180)
+    url = serving_url(meter, ns, "shift")
+    with ReplicaWatch(ns, "shift").running() as replica_watch, Load(meter, url) as load:
+        edit_at = time.time()
+        _set_weights(ns, "shift", (0, 100))
+        forward = _moved(load, edit_at, ns, "shift", replicas)
+        back_at = time.time()
+        _set_weights(ns, "shift", (90, 10))
+        back = _moved(load, back_at, ns, "shift", replicas)
+    assert forward.failed == 0 and back.failed == 0, (forward.summary(), back.summary())
+    assert forward.sent > 1000 and back.sent > 1000
+    assert replica_watch.peak <= replicas + 5, replica_watch.wanted  # 25 % of 20
+
+
+def test_failover_to_a_warm_standby_and_back_drops_no_request(chart_operator: str, real_namespace: str,
+                                                              meter: Meter) -> None:
+    ns = real_namespace
+    kube.apply_obj(sample_manifest(ns, "warm", [("primary", 50), ("standby", 50)], replicas=4, failover={
+        "policy": "ActiveStandby", "primary": "primary", "standby": "standby", **DWELL}))
+    wait_converged(ns, "warm", timeout=180)
+    kube.wait_pods_ready(ns, f"{MS_LABEL}=warm", 4)
+    url = serving_url(meter, ns, "warm")
+    with Load(meter, url) as load:
+        fault_at = time.time()
+        _fault(meter, ns, "warm", "primary", "unready")
+        wait_for(lambda: load.first_time(fault_at, "standby", 100), timeout=90, what="100 % standby")
+        wait_converged(ns, "warm", timeout=90)
+        failover = load.between(fault_at, time.time())
+        back_at = time.time()
+        _fault(meter, ns, "warm", "primary", "ready")
+        wait_for(lambda: not (_status(ns, "warm").get("failover") or {}).get("active"), timeout=90,
+                 what="failback")
+        failback = _moved(load, back_at, ns, "warm", 4)
+    print(f"failover: {failover.summary()}; failback: {failback.summary()}")
+    # The fault switch fails only the readiness probe: the primary's pods still answer what they get.
+    assert failover.failed == 0 and failback.failed == 0, (failover.summary(), failback.summary())
+
+
+def test_a_cold_standby_takes_over_only_once_ready_while_the_primarys_ready_pods_serve(
+        chart_operator: str, real_namespace: str, meter: Meter) -> None:
+    ns = real_namespace
+    kube.apply_obj(sample_manifest(ns, "cold", [("primary", 100), ("standby", 0)], replicas=4, failover={
+        "policy": "ActiveStandby", "primary": "primary", "standby": "standby", **DWELL}))
+    wait_converged(ns, "cold", timeout=180)
+    kube.wait_pods_ready(ns, f"{MS_LABEL}=cold", 4)
+    url = serving_url(meter, ns, "cold")
+    reasons: set[str] = set()
+    with Load(meter, url) as load:
+        fault_at = time.time()
+        _fault(meter, ns, "cold", "primary", "unready", count=3)  # one primary pod stays ready
+
+        def standby_serves() -> bool:
+            reasons.add((_status(ns, "cold").get("failover") or {}).get("reason") or "")
+            return load.first_time(fault_at, "standby", 100) is not None
+
+        wait_for(standby_serves, timeout=120, interval=0.5, what="the cold standby to serve every request")
+        moved = load.between(fault_at, time.time())
+    print(f"cold failover: {moved.summary()}")
+    assert moved.failed == 0, moved.summary()
+    assert moved.served["primary"] > 0  # the last ready primary pod served while the standby started
+    assert any("waiting until the standby serves" in r for r in reasons), reasons
