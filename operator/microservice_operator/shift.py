@@ -8,7 +8,8 @@ reconcile moves one step, as a Deployment's rolling update does across its Repli
 - a shrinking track first loses the pods that are not ready (they serve nothing), and loses ready
   pods only as far as the ready pods of all tracks exceed the total it is heading for;
 - a growing track gains pods only within the budget (``spec.replicas`` + ``spec.maxSurge``, counted
-  over the replicas the Deployments want; pods already terminating are not counted);
+  over the replicas the Deployments want now, before this step's removals; pods already terminating
+  are not counted);
 - a track in ``hold`` does not shrink at all (it still carries traffic that has yet to move).
 
 Every Deployment status change triggers the next reconcile, so the steps follow the pods' readiness.
@@ -57,7 +58,9 @@ def step(targets: dict[str, int], now: dict[str, TrackPods], budget: int,
         drop_ready = min(max(wanted - target - unready, 0), surplus)
         surplus -= drop_ready
         result[name] = max(wanted - unready - drop_ready, target)
-    room = max(budget - sum(result.values()), 0)
+    # Grow only into room that is free already: the pods this step removes free theirs at the next
+    # step, so that whatever order the Deployments are written in, the total never passes the budget.
+    room = max(budget - sum(current[name].wanted for name in targets), 0)
     for name, target in targets.items():
         grow = min(max(target - result[name], 0), room)
         room -= grow

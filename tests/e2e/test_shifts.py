@@ -110,7 +110,6 @@ def test_failover_to_a_warm_standby_and_back_drops_no_request(chart_operator: st
         fault_at = time.time()
         _fault(meter, ns, "warm", "primary", "unready")
         wait_for(lambda: load.first_time(fault_at, "standby", 100), timeout=90, what="100 % standby")
-        wait_converged(ns, "warm", timeout=90)
         failover = load.between(fault_at, time.time())
         back_at = time.time()
         _fault(meter, ns, "warm", "primary", "ready")
