@@ -25,12 +25,22 @@ MAX_TRACKS = 10
 MAX_TRACK_NAME = 20
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MAX_SURGE_PERCENT = re.compile(r"^(100|[1-9][0-9]?)%$")
+APP_CONTAINER = "app"
+PORT_NAME = "http"
+TEMPLATE_CONTAINERS = "spec.template.spec.containers"
 
 
 class _Model(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are an error."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class _OpenModel(_Model):
+    """Mirrors a CRD node with ``x-kubernetes-preserve-unknown-fields``: the fields the operator reads are
+    typed and checked, every other field is kept as given and passed through."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
 
 
 class ServiceType(StrEnum):
@@ -60,10 +70,12 @@ class Track(_Model):
     image: str = Field(min_length=1, description="Container image this track runs.")
     weight: int = Field(ge=0, le=100, description="Share of traffic in percent; all tracks sum to 100.")
     env: list[dict[str, Any]] | None = Field(
-        default=None, description="Environment variables of the app container (core/v1 EnvVar list).",
+        default=None, description="Environment variables of the app container (core/v1 EnvVar list); an entry "
+        "replaces spec.template's entry of the same name.",
     )
     resources: dict[str, Any] | None = Field(
-        default=None, description="Compute resources of the app container (core/v1 ResourceRequirements).",
+        default=None, description="Compute resources of the app container (core/v1 ResourceRequirements), "
+        "merged key by key over spec.template's.",
     )
 
 
@@ -132,6 +144,101 @@ class Failover(_Model):
     )
 
 
+class Shutdown(_Model):
+    """How the pods of every track stop: a preStop sleep, so no request meets a closed listener."""
+
+    pre_stop_sleep_seconds: int = Field(
+        default=5, ge=0,
+        description="Seconds the app container's preStop hook (the native sleep action) waits before the "
+        "container gets SIGTERM, so kube-proxy and load balancers stop sending it requests first; 0: no hook. "
+        "A preStop the template sets on the app container replaces it. terminationGracePeriodSeconds "
+        "defaults to the preStop sleep + 30.",
+    )
+
+
+class TemplateContainer(_OpenModel):
+    """A container of spec.template; the fields the operator merges are typed, the rest pass through."""
+
+    name: str = Field(min_length=1, description="Container name; `app` is the app container.")
+    image: str | None = Field(default=None, description="Image; the track's image replaces it for `app`.")
+    env: list[dict[str, Any]] | None = Field(
+        default=None, description="Environment (core/v1 EnvVar list); for `app` a track's env entries replace "
+        "those of the same name.",
+    )
+    ports: list[dict[str, Any]] | None = Field(
+        default=None, description="Ports (core/v1 ContainerPort list); `app` gets the port `http` on spec.port "
+        "unless one is named http.",
+    )
+    resources: dict[str, Any] | None = Field(
+        default=None, description="Compute resources; for `app` the track's resources are merged on top.",
+    )
+    security_context: dict[str, Any] | None = Field(
+        default=None, description="Security context; for `app` it overrides the restricted defaults field by field.",
+    )
+    lifecycle: dict[str, Any] | None = Field(
+        default=None, description="Lifecycle hooks; for `app` a preStop here replaces the spec.shutdown sleep.",
+    )
+    readiness_probe: dict[str, Any] | None = Field(
+        default=None, description="Readiness probe; for `app` it replaces the spec.probes one, or only tunes "
+        "its timings when it has no handler.",
+    )
+    liveness_probe: dict[str, Any] | None = Field(
+        default=None, description="Liveness probe; for `app` as readinessProbe.",
+    )
+
+
+class PodSpecTemplate(_OpenModel):
+    """The pod spec of spec.template (core/v1 PodSpec): typed where the operator merges, the rest as given."""
+
+    containers: list[TemplateContainer] | None = Field(
+        default=None, description="Containers; the one named `app` is the app container, the others pass through.",
+    )
+    init_containers: list[TemplateContainer] | None = Field(
+        default=None, description="Init containers, passed through.",
+    )
+    security_context: dict[str, Any] | None = Field(
+        default=None, description="Pod security context; overrides the restricted defaults field by field.",
+    )
+    automount_service_account_token: bool | None = Field(
+        default=None, description="Mount the service account token; the operator's default is false.",
+    )
+    termination_grace_period_seconds: int | None = Field(
+        default=None, ge=0, description="Grace period of a stopping pod; defaults to the preStop sleep + 30.",
+    )
+
+    @model_validator(mode="after")
+    def _unique_container_names(self) -> PodSpecTemplate:
+        seen: set[str] = set()
+        for key, containers in (("initContainers", self.init_containers), ("containers", self.containers)):
+            names = [c.name for c in containers or []]
+            duplicates = sorted({n for i, n in enumerate(names) if n in seen or n in names[:i]})
+            if duplicates:
+                raise ValueError(f"spec.template.spec.{key}: duplicate container name(s) {', '.join(duplicates)} "
+                                 "(names are unique across containers and initContainers)")
+            seen.update(names)
+        return self
+
+    def app_container(self) -> TemplateContainer | None:
+        """The container named `app`, if the template has one."""
+        return next((c for c in self.containers or [] if c.name == APP_CONTAINER), None)
+
+
+class PodTemplateMetadata(_Model):
+    """Labels and annotations of every track's pods."""
+
+    labels: dict[str, str] | None = Field(
+        default=None, description="Pod labels; the operator's own labels win over these, so its selectors match.",
+    )
+    annotations: dict[str, str] | None = Field(default=None, description="Pod annotations, passed through.")
+
+
+class PodTemplate(_Model):
+    """A core/v1 PodTemplateSpec applied to every track; the operator's defaults fill what it leaves out."""
+
+    metadata: PodTemplateMetadata | None = Field(default=None, description="Labels and annotations of the pods.")
+    spec: PodSpecTemplate | None = Field(default=None, description="The pod spec (core/v1 PodSpec).")
+
+
 class MicroserviceSpec(_Model):
     """Desired state of a Microservice."""
 
@@ -144,7 +251,8 @@ class MicroserviceSpec(_Model):
     failover: Failover = Field(default_factory=Failover, description="Failover between tracks.")
     restricted_security_context: bool = Field(
         default=True,
-        description="Run pods under the restricted Pod Security profile. Set false only for images that need root.",
+        description="Run pods under the restricted Pod Security profile. Set false only for images that need root. "
+        "spec.template's securityContext fields win, field by field.",
     )
     max_surge: int | str = Field(
         default="25%",
@@ -152,6 +260,8 @@ class MicroserviceSpec(_Model):
         "a scale) may add while the new pods start, as a number (at least 1) or a percentage of spec.replicas "
         "(rounded up). A track loses ready pods only once pods of the tracks that gain are ready.",
     )
+    template: PodTemplate | None = Field(default=None, description="Pod template applied to every track.")
+    shutdown: Shutdown = Field(default_factory=Shutdown, description="How the pods stop.")
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> MicroserviceSpec:
@@ -164,6 +274,7 @@ class MicroserviceSpec(_Model):
             raise ValueError(f"spec.tracks: weights must sum to 100, found {total}")
         self._check_active_standby(names)
         self._check_max_surge()
+        self._check_app_template()
         return self
 
     def _check_max_surge(self) -> None:
@@ -172,6 +283,36 @@ class MicroserviceSpec(_Model):
         if bad_count or (isinstance(surge, str) and not MAX_SURGE_PERCENT.match(surge)):
             raise ValueError(f"spec.maxSurge: {surge!r} must be a number of pods (at least 1) or a percentage "
                              "from 1% to 100%")
+
+    def app_template(self) -> TemplateContainer | None:
+        """The template's container named `app`, if any."""
+        return self.template.spec.app_container() if self.template and self.template.spec else None
+
+    def pre_stop_sleep_seconds(self) -> int:
+        """Seconds the app container's preStop sleeps: the template's sleep action, else spec.shutdown's.
+
+        A template preStop that is not a sleep (exec, httpGet) counts as 0: its length is unknown.
+        """
+        app = self.app_template()
+        pre_stop = (app.lifecycle or {}).get("preStop") if app else None
+        if pre_stop is None:
+            return self.shutdown.pre_stop_sleep_seconds
+        sleep = pre_stop.get("sleep") if isinstance(pre_stop, dict) else None
+        seconds = sleep.get("seconds") if isinstance(sleep, dict) else None
+        return seconds if isinstance(seconds, int) else 0
+
+    def _check_app_template(self) -> None:
+        """Rules the API server would enforce on the Deployment only, caught before anything is written."""
+        app = self.app_template()
+        for port in (app.ports or []) if app else []:
+            if port.get("containerPort") == self.port and port.get("name") != PORT_NAME:
+                raise ValueError(f"{TEMPLATE_CONTAINERS}[{APP_CONTAINER}].ports: the port on spec.port "
+                                 f"({self.port}) must be named {PORT_NAME} or left out (the operator adds it)")
+        spec = self.template.spec if self.template else None
+        grace = spec.termination_grace_period_seconds if spec else None
+        if grace is not None and self.pre_stop_sleep_seconds() > grace:
+            raise ValueError(f"spec.template.spec.terminationGracePeriodSeconds: {grace} is shorter than the "
+                             f"app container's preStop sleep ({self.pre_stop_sleep_seconds()} s)")
 
     def _check_active_standby(self, names: list[str]) -> None:
         fo = self.failover

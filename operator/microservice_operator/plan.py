@@ -59,7 +59,7 @@ def validation_message(error: ValidationError) -> str:
     """pydantic errors as ``field.path: message`` lines, the way kubectl users read them."""
     lines = []
     for err in error.errors():
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = re.sub(r" or instance of \w+$", "", str(err["msg"]).removeprefix("Value error, "))  # no class names
         path = ""
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,7 @@ from pydantic.fields import FieldInfo
 
 CRD = yaml.safe_load((Path(__file__).resolve().parents[2] / "crds" / "microservices.yaml").read_text())
 SCHEMA = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+PRESERVE = "x-kubernetes-preserve-unknown-fields"
 BOUNDS = {annotated_types.Ge: ("minimum", "ge"), annotated_types.Le: ("maximum", "le"),
           annotated_types.MinLen: ("minItems|minLength", "min_length"),
           annotated_types.MaxLen: ("maxItems|maxLength", "max_length")}
@@ -50,8 +52,18 @@ def _bound_problems(path: str, info: FieldInfo, prop: dict[str, Any]) -> list[st
     return problems
 
 
+def _opaque_problem(path: str, inner: Any, prop: dict[str, Any]) -> str | None:
+    """A field the model keeps as a plain dict must not be pruned by the API server."""
+    node = prop.get("items", prop)
+    if typing.get_origin(inner) is not dict or node.get(PRESERVE) or "additionalProperties" in node:
+        return None
+    return f"{path}: a dict in the model, but the CRD prunes its unknown fields"
+
+
 def _compare_field(path: str, info: FieldInfo, prop: dict[str, Any], problems: list[str]) -> None:
     inner = _inner(info.annotation)
+    opaque_problem = _opaque_problem(path, inner, prop)
+    problems += [opaque_problem] if opaque_problem else []
     is_enum = isinstance(inner, type) and issubclass(inner, enum.Enum)
     if is_enum and sorted(m.value for m in inner) != sorted(prop.get("enum", [])):
         problems.append(f"{path}: enum differs")
@@ -63,9 +75,19 @@ def _compare_field(path: str, info: FieldInfo, prop: dict[str, Any], problems: l
 
 
 def _compare_model(model: type[BaseModel], schema: dict[str, Any], path: str, problems: list[str]) -> None:
+    """Same fields, required set, defaults and bounds.
+
+    An open model (``extra="allow"``) mirrors a CRD node with x-kubernetes-preserve-unknown-fields:
+    the CRD may describe more fields than the model types (they pass through the model as extras,
+    e.g. the many PodSpec fields of spec.template.spec), but every model field must be in the CRD.
+    """
     props = schema.get("properties", {})
     fields = {info.alias or name: info for name, info in model.model_fields.items()}
-    if set(fields) != set(props):
+    is_open = model.model_config.get("extra") == "allow"
+    if is_open != bool(schema.get(PRESERVE)):
+        problems.append(f"{path}: extra={model.model_config.get('extra')} in the model, "
+                        f"{PRESERVE}={schema.get(PRESERVE)} in the CRD")
+    if set(fields) - set(props) or (set(props) - set(fields) and not is_open):
         problems.append(f"{path}: model has {sorted(set(fields) - set(props))}, "
                         f"CRD has {sorted(set(props) - set(fields))}")
     required = {alias for alias, info in fields.items() if info.is_required()}
@@ -95,6 +117,43 @@ def _undocumented(schema: dict[str, Any], path: str) -> list[str]:
 
 def test_every_crd_field_is_documented_for_kubectl_explain() -> None:
     assert _undocumented(SCHEMA, "microservice") == []
+
+
+def _pruned_under(schema: dict[str, Any], path: str, open_above: bool) -> list[str]:
+    """Object nodes below a preserve-unknown-fields node that would still prune what they do not list.
+
+    Pruning resumes in every object node that specifies its own properties, so each object node of an
+    open subtree (spec.template.spec) must preserve unknown fields too, or be a string map.
+    """
+    is_object = schema.get("type") == "object" and "additionalProperties" not in schema
+    found = [path] if open_above and is_object and not schema.get(PRESERVE) else []
+    open_here = open_above or bool(schema.get(PRESERVE))
+    for name, prop in schema.get("properties", {}).items():
+        found += _pruned_under(prop, f"{path}.{name}", open_here)
+    if "items" in schema:
+        found += _pruned_under(schema["items"], f"{path}[]", open_here)
+    return found
+
+
+def test_open_subtrees_prune_nothing() -> None:
+    assert _pruned_under(SCHEMA, "microservice", False) == []
+
+
+def test_the_pod_template_is_explained_like_a_deployments() -> None:
+    pod = SCHEMA["properties"]["spec"]["properties"]["template"]["properties"]["spec"]
+    container = pod["properties"]["containers"]["items"]["properties"]
+    assert {"name", "image", "command", "args", "env", "envFrom", "volumeMounts", "resources", "securityContext",
+            "lifecycle", "startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
+    assert {"containers", "initContainers", "volumes", "serviceAccountName", "automountServiceAccountToken",
+            "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "imagePullSecrets",
+            "securityContext", "terminationGracePeriodSeconds"} <= set(pod["properties"])
+    assert pod["properties"]["initContainers"]["items"]["properties"] == container
+
+
+def test_crd_fits_the_api_servers_limits() -> None:
+    """A client-side `kubectl apply` copies the CRD (as JSON, the YAML anchor expanded) into an annotation,
+    and annotations are limited to 256 KiB in all; etcd's limit, 1.5 MiB, is far above."""
+    assert len(json.dumps(CRD, separators=(",", ":"))) < 256 * 1024
 
 
 def test_crd_contract() -> None:

@@ -15,7 +15,13 @@ FULL = {
                                                             "hostnames": ["h"], "path": "/p"}},
              "tracks": [{"name": "a", "image": "i:1", "weight": 60, "env": [{"name": "E", "value": "1"}],
                          "resources": {"limits": {"memory": "1Gi"}}},
-                        {"name": "b", "image": "i:2", "weight": 40}]},
+                        {"name": "b", "image": "i:2", "weight": 40}],
+             "template": {"metadata": {"labels": {"team": "a"}, "annotations": {"scrape": "true"}},
+                          "spec": {"serviceAccountName": "sa", "volumes": [{"name": "tmp", "emptyDir": {}}],
+                                   "initContainers": [{"name": "init", "image": "i:0"}],
+                                   "containers": [{"name": "app", "args": ["-v"], "startupProbe": {"exec": {}},
+                                                   "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
+                                                  {"name": "sidecar", "image": "s:1"}]}}},
 }
 
 

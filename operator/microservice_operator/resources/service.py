@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api import Microservice, ServiceType
+from ..api import PORT_NAME, Microservice, ServiceType
 from .common import child_name, metadata, selector, with_spec_hash
-from .deployment import PORT_NAME
 
 
 def _service(ms: Microservice, name: str, pod_selector: dict[str, str], stype: str,

@@ -15,14 +15,12 @@ Shape = dict[str, Any]  # key -> True (keep the whole value) or a nested Shape (
 
 _META: Shape = {k: True for k in ("name", "namespace", "uid", "resourceVersion", "generation", "labels",
                                   "annotations", "ownerReferences", "deletionTimestamp")}
-_CONTAINER: Shape = {k: True for k in ("name", "image", "ports", "readinessProbe", "livenessProbe", "env",
-                                       "resources", "securityContext")}
 
+# The pod spec is kept whole: spec.template passes any PodSpec field through, so the builder may set any.
 DEPLOYMENT: Shape = {
     "apiVersion": True, "kind": True, "metadata": _META,
     "spec": {"replicas": True, "selector": True,
-             "template": {"metadata": {"labels": True},
-                          "spec": {"securityContext": True, "containers": _CONTAINER}}},
+             "template": {"metadata": {"labels": True, "annotations": True}, "spec": True}},
     "status": {k: True for k in ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")},
 }
 SERVICE: Shape = {"apiVersion": True, "kind": True, "metadata": _META,
