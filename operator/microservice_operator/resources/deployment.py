@@ -38,8 +38,19 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+STARTUP_BUDGET_SECONDS = 60
+
+
 def _probe(path: str) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": 5}
+
+
+def _startup_probe(path: str) -> dict[str, Any]:
+    """Up to STARTUP_BUDGET_SECONDS for the app to answer its liveness path before the liveness probe
+    counts: on a busy node a Python app can take longer to listen than three liveness periods (15 s),
+    and would be killed while starting."""
+    return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": 1,
+            "failureThreshold": STARTUP_BUDGET_SECONDS}
 
 
 def _with_default_probe(given: Any, default: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +96,7 @@ def _app_container(ms: Microservice, track: Track, given: dict[str, Any]) -> dic
         "resources": merged(given.get("resources") or {}, track.resources or {}),
         "readinessProbe": _with_default_probe(given.get("readinessProbe"), _probe(spec.probes.readiness_path)),
         "livenessProbe": _with_default_probe(given.get("livenessProbe"), _probe(spec.probes.liveness_path)),
+        "startupProbe": _with_default_probe(given.get("startupProbe"), _startup_probe(spec.probes.liveness_path)),
         "lifecycle": _lifecycle(given.get("lifecycle"), spec.shutdown.pre_stop_sleep_seconds),
         "securityContext": merged(RESTRICTED_CONTAINER, security or {}) if spec.restricted_security_context
         else security,
