@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sample_common.traffic import HostMeter, Meter, PodMeter, settle
@@ -18,7 +19,7 @@ from sample_common.traffic import HostMeter, Meter, PodMeter, settle
 from tests.conftest import make_namespace
 from tests.support import images as image_support
 from tests.support import kube
-from tests.support.ms import MS_LABEL
+from tests.support.ms import MS_LABEL, sample_manifest, track_selector, wait_converged
 
 RELEASE = "microservice-operator"
 RELEASE_NAMESPACE = "microservice-operator-system"
@@ -110,6 +111,42 @@ def pod_ips(namespace: str, selector: str) -> list[str]:
     """IPs of the running pods matching the label ``selector``."""
     pods = kube.core().list_namespaced_pod(namespace, label_selector=selector).items
     return [p.status.pod_ip for p in pods if p.status.pod_ip and p.metadata.deletion_timestamp is None]
+
+
+# Short failover dwells, so that a test's failover and failback take seconds.
+DWELL = {"unhealthyAfterSeconds": 3, "failbackAfterSeconds": 5, "minReadyPercent": 50}
+
+
+def deploy(meter: Meter, namespace: str, name: str, tracks: list[tuple[str, int]], *, replicas: int,
+           failover: dict[str, Any] | None = None, timeout: float = 120, **manifest: Any) -> str:
+    """Applies a sample Microservice (``failover`` with DWELL), waits until it serves with every pod
+    ready; its Service's URL."""
+    if failover is not None:
+        manifest["failover"] = {**failover, **DWELL}
+    kube.apply_obj(sample_manifest(namespace, name, tracks, replicas=replicas, **manifest))
+    wait_converged(namespace, name, timeout=timeout)
+    kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", replicas, timeout=timeout)
+    return serving_url(meter, namespace, name)
+
+
+def fault(meter: Meter, namespace: str, name: str, track: str, state: str, *, count: int | None = None) -> int:
+    """Sets the fault switch of the pods of ``track`` (by pod IP; the first ``count``, or all) to
+    ``state`` (ready or unready); how many."""
+    ips = pod_ips(namespace, track_selector(name, track))[:count]
+    for ip in ips:
+        code, body = meter.call("POST", f"http://{ip}:8080/fault/{state}")
+        assert code == 200, body
+    return len(ips)
+
+
+def ms_status(namespace: str, name: str) -> dict[str, Any]:
+    status: dict[str, Any] = kube.get_ms(namespace, name).get("status") or {}
+    return status
+
+
+def failover_status(namespace: str, name: str) -> dict[str, Any]:
+    failover: dict[str, Any] = ms_status(namespace, name).get("failover") or {}
+    return failover
 
 
 def events(namespace: str, name: str) -> list[dict[str, str]]:

@@ -4,49 +4,17 @@ probe failing), or crash-looping at start, and the requests measured as they mov
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from sample_common.traffic import Load, Meter, Tally, compare
 
-from tests.e2e.conftest import events, pod_ips, serving_url
+from tests.e2e.conftest import DWELL, deploy, events, failover_status, fault, ms_status, serving_url
 from tests.support import kube
 from tests.support.kube import wait_for
 from tests.support.ms import MS_LABEL, effective_weights, sample_manifest, track_selector, wait_converged
 
 pytestmark = pytest.mark.cluster
 MAX_FAILED_SHARE = 0.05  # of the requests sent during a move; making it zero is the safe-shifts issue's
-DWELL = {"unhealthyAfterSeconds": 3, "failbackAfterSeconds": 5, "minReadyPercent": 50}
-
-
-def _fault(meter: Meter, namespace: str, name: str, track: str, state: str) -> int:
-    """Sets the fault switch of every pod of ``track`` (by pod IP) to ``state`` (ready or unready)."""
-    ips = pod_ips(namespace, track_selector(name, track))
-    for ip in ips:
-        code, body = meter.call("POST", f"http://{ip}:8080/fault/{state}")
-        assert code == 200, body
-    return len(ips)
-
-
-def _status(namespace: str, name: str) -> dict[str, Any]:
-    status: dict[str, Any] = kube.get_ms(namespace, name).get("status") or {}
-    return status
-
-
-def _failover(namespace: str, name: str) -> dict[str, Any]:
-    return _status(namespace, name).get("failover") or {}
-
-
-def _deploy(meter: Meter, namespace: str, name: str, tracks: list[tuple[str, int]], *, replicas: int,
-            failover: dict[str, Any], **manifest: Any) -> str:
-    """Applies a sample Microservice, waits until it serves with every pod ready; its Service's URL."""
-    kube.apply_obj(sample_manifest(namespace, name, tracks, replicas=replicas, failover={**failover, **DWELL},
-                                   **manifest))
-    wait_converged(namespace, name, timeout=120)
-    kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", replicas)
-    return serving_url(meter, namespace, name)
-
-
 def _report(what: str, tally: Tally) -> None:
     print(f"{what}: {tally.summary()}")
     assert tally.sent > 0
@@ -56,49 +24,49 @@ def _report(what: str, tally: Tally) -> None:
 def test_active_standby_moves_the_requests_to_a_warm_standby_and_back(chart_operator: str, real_namespace: str,
                                                                        meter: Meter) -> None:
     ns = real_namespace
-    url = _deploy(meter, ns, "pay", [("primary", 75), ("standby", 25)], replicas=4,
+    url = deploy(meter, ns, "pay", [("primary", 75), ("standby", 25)], replicas=4,
                   failover={"policy": "ActiveStandby", "primary": "primary", "standby": "standby"})
     with Load(meter, url) as load:
         fault_at = time.time()
-        assert _fault(meter, ns, "pay", "primary", "unready") == 3
-        wait_for(lambda: _failover(ns, "pay").get("active"), timeout=90, what="failover")
+        assert fault(meter, ns, "pay", "primary", "unready") == 3
+        wait_for(lambda: failover_status(ns, "pay").get("active"), timeout=90, what="failover")
         moved_at = wait_for(lambda: load.first_time(fault_at, "standby", 100), timeout=60,
                             what="every request served by the standby")
         after = meter.measure(url, count=2000)
         assert after.served == {"standby": 2000}, after.summary()
-        failover = _failover(ns, "pay")
+        failover = failover_status(ns, "pay")
         assert failover["activeTrack"] == "standby" and failover["reason"]
         assert any(e["type"] == "Warning" and e["reason"] == "FailedOver" for e in events(ns, "pay"))
         assert effective_weights(ns, "pay")["standby"] == 100
         _report(f"failover ({moved_at - fault_at:.1f} s to 100 % standby)", load.between(fault_at, moved_at))
 
         back_at = time.time()
-        _fault(meter, ns, "pay", "primary", "ready")
-        wait_for(lambda: not _failover(ns, "pay").get("active"), timeout=90, what="failback")
+        fault(meter, ns, "pay", "primary", "ready")
+        wait_for(lambda: not failover_status(ns, "pay").get("active"), timeout=90, what="failback")
         wait_converged(ns, "pay", timeout=90)
         kube.wait_pods_ready(ns, f"{MS_LABEL}=pay", 4, settled=True)
         settled_at = time.time()
     assert any(e["type"] == "Normal" and e["reason"] == "FailedBack" for e in events(ns, "pay"))
     _report(f"failback ({settled_at - back_at:.1f} s)", load.between(back_at, settled_at))
     back = meter.measure(url, count=2000)
-    assert back.failed == 0 and all(abs(s.delta) <= 4 for s in compare(back, _status(ns, "pay"))), back.summary()
+    assert back.failed == 0 and all(abs(s.delta) <= 4 for s in compare(back, ms_status(ns, "pay"))), back.summary()
 
 
 def test_redistribute_moves_an_unready_tracks_share_to_the_others(chart_operator: str, real_namespace: str,
                                                                   meter: Meter) -> None:
     ns = real_namespace
-    url = _deploy(meter, ns, "web", [("a", 50), ("b", 30), ("c", 20)], replicas=10,
+    url = deploy(meter, ns, "web", [("a", 50), ("b", 30), ("c", 20)], replicas=10,
                   failover={"policy": "Redistribute"})
     with Load(meter, url) as load:
         fault_at = time.time()
-        assert _fault(meter, ns, "web", "c", "unready") == 2
-        wait_for(lambda: _failover(ns, "web").get("failedTracks") == ["c"], timeout=90, what="c failed")
+        assert fault(meter, ns, "web", "c", "unready") == 2
+        wait_for(lambda: failover_status(ns, "web").get("failedTracks") == ["c"], timeout=90, what="c failed")
         wait_for(lambda: effective_weights(ns, "web")["c"] == 0, timeout=60, what="c's effective weight 0")
         wait_converged_failed_over(ns, "web")
         moved_at = time.time()
     _report("redistribute", load.between(fault_at, moved_at))
     after = meter.measure(url, count=3000)
-    shares = compare(after, _status(ns, "web"))
+    shares = compare(after, ms_status(ns, "web"))
     assert after.failed == 0 and after.served["c"] == 0, after.summary()
     assert all(abs(s.delta) <= 4 for s in shares), shares
 
@@ -122,7 +90,7 @@ def test_a_track_that_crashes_at_start_gets_no_weight_and_no_request(chart_opera
     kube.apply_obj(sample_manifest(ns, "rel", [("good", 80), ("bad", 20)], replicas=5,
                                    track_env={"bad": {"FAULT_START": "crash"}},
                                    failover={"policy": "Redistribute", **DWELL}))
-    wait_for(lambda: effective_weights(ns, "rel").get("bad") == 0 and _failover(ns, "rel").get("active"),
+    wait_for(lambda: effective_weights(ns, "rel").get("bad") == 0 and failover_status(ns, "rel").get("active"),
              timeout=120, what="the bad track failed with effective weight 0")
     wait_converged_failed_over(ns, "rel")
 

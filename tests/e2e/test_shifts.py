@@ -9,21 +9,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
 from kubernetes import watch
 from sample_common.traffic import Load, Meter, Tally
 
-from tests.e2e.conftest import pod_ips, serving_url
+from tests.e2e.conftest import deploy, failover_status, fault
 from tests.support import kube
 from tests.support.kube import wait_for
-from tests.support.ms import MS_LABEL, sample_manifest, track_selector, wait_converged
+from tests.support.ms import MS_LABEL, wait_converged
 
 pytestmark = pytest.mark.cluster
-DWELL = {"unhealthyAfterSeconds": 3, "failbackAfterSeconds": 5, "minReadyPercent": 50}
-
-
 class ReplicaWatch:
     """The largest total of the Deployments' spec.replicas seen, from a watch (every change, not samples)."""
 
@@ -69,23 +65,10 @@ def _moved(load: Load, since: float, namespace: str, name: str, pods: int) -> Ta
     return tally
 
 
-def _fault(meter: Meter, namespace: str, name: str, track: str, state: str, *, count: int | None = None) -> None:
-    for ip in pod_ips(namespace, track_selector(name, track))[:count]:
-        code, body = meter.call("POST", f"http://{ip}:8080/fault/{state}")
-        assert code == 200, body
-
-
-def _status(namespace: str, name: str) -> dict[str, Any]:
-    return kube.get_ms(namespace, name).get("status") or {}
-
-
 def test_a_weight_edit_and_back_drops_no_request_and_stays_within_max_surge(
         chart_operator: str, real_namespace: str, meter: Meter) -> None:
     ns, replicas = real_namespace, 20  # 18/2 at 90/10: at least 2 pods per serving track
-    kube.apply_obj(sample_manifest(ns, "shift", [("v1", 90), ("v2", 10)], replicas=replicas, maxSurge="25%"))
-    wait_converged(ns, "shift", timeout=180)
-    kube.wait_pods_ready(ns, f"{MS_LABEL}=shift", replicas, timeout=180)
-    url = serving_url(meter, ns, "shift")
+    url = deploy(meter, ns, "shift", [("v1", 90), ("v2", 10)], replicas=replicas, timeout=180, maxSurge="25%")
     with ReplicaWatch(ns, "shift").running() as replica_watch, Load(meter, url) as load:
         edit_at = time.time()
         _set_weights(ns, "shift", (0, 100))
@@ -101,19 +84,16 @@ def test_a_weight_edit_and_back_drops_no_request_and_stays_within_max_surge(
 def test_failover_to_a_warm_standby_and_back_drops_no_request(chart_operator: str, real_namespace: str,
                                                               meter: Meter) -> None:
     ns = real_namespace
-    kube.apply_obj(sample_manifest(ns, "warm", [("primary", 50), ("standby", 50)], replicas=4, failover={
-        "policy": "ActiveStandby", "primary": "primary", "standby": "standby", **DWELL}))
-    wait_converged(ns, "warm", timeout=180)
-    kube.wait_pods_ready(ns, f"{MS_LABEL}=warm", 4)
-    url = serving_url(meter, ns, "warm")
+    url = deploy(meter, ns, "warm", [("primary", 50), ("standby", 50)], replicas=4, timeout=180,
+                 failover={"policy": "ActiveStandby", "primary": "primary", "standby": "standby"})
     with Load(meter, url) as load:
         fault_at = time.time()
-        _fault(meter, ns, "warm", "primary", "unready")
+        fault(meter, ns, "warm", "primary", "unready")
         wait_for(lambda: load.first_time(fault_at, "standby", 100), timeout=90, what="100 % standby")
         failover = load.between(fault_at, time.time())
         back_at = time.time()
-        _fault(meter, ns, "warm", "primary", "ready")
-        wait_for(lambda: not (_status(ns, "warm").get("failover") or {}).get("active"), timeout=90,
+        fault(meter, ns, "warm", "primary", "ready")
+        wait_for(lambda: not failover_status(ns, "warm").get("active"), timeout=90,
                  what="failback")
         failback = _moved(load, back_at, ns, "warm", 4)
     print(f"failover: {failover.summary()}; failback: {failback.summary()}")
@@ -124,18 +104,15 @@ def test_failover_to_a_warm_standby_and_back_drops_no_request(chart_operator: st
 def test_a_cold_standby_takes_over_only_once_ready_while_the_primarys_ready_pods_serve(
         chart_operator: str, real_namespace: str, meter: Meter) -> None:
     ns = real_namespace
-    kube.apply_obj(sample_manifest(ns, "cold", [("primary", 100), ("standby", 0)], replicas=4, failover={
-        "policy": "ActiveStandby", "primary": "primary", "standby": "standby", **DWELL}))
-    wait_converged(ns, "cold", timeout=180)
-    kube.wait_pods_ready(ns, f"{MS_LABEL}=cold", 4)
-    url = serving_url(meter, ns, "cold")
+    url = deploy(meter, ns, "cold", [("primary", 100), ("standby", 0)], replicas=4, timeout=180,
+                 failover={"policy": "ActiveStandby", "primary": "primary", "standby": "standby"})
     reasons: set[str] = set()
     with Load(meter, url) as load:
         fault_at = time.time()
-        _fault(meter, ns, "cold", "primary", "unready", count=3)  # one primary pod stays ready
+        fault(meter, ns, "cold", "primary", "unready", count=3)  # one primary pod stays ready
 
         def standby_serves() -> bool:
-            reasons.add((_status(ns, "cold").get("failover") or {}).get("reason") or "")
+            reasons.add(failover_status(ns, "cold").get("reason") or "")
             return load.first_time(fault_at, "standby", 100) is not None
 
         wait_for(standby_serves, timeout=120, interval=0.5, what="the cold standby to serve every request")
