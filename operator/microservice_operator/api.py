@@ -364,6 +364,11 @@ class TrackStatus(_Model):
     health_transition_time: str | None = Field(
         default=None, description="When healthy last changed (RFC 3339); drives the failover dwell.",
     )
+    reason: str | None = Field(
+        default=None, description="Why pods of the track do not serve, in Kubernetes' words: a Deployment "
+        "condition (ProgressDeadlineExceeded, FailedCreate) or a pod's (CrashLoopBackOff, ImagePullBackOff).",
+    )
+    message: str | None = Field(default=None, description="Kubernetes' message for reason, naming the pod.")
 
 
 class FailoverStatus(_Model):
@@ -380,7 +385,10 @@ class MicroserviceStatus(_Model):
     """Observed state of a Microservice. Every field is optional: an Invalid object keeps only some."""
 
     observed_generation: int | None = Field(default=None, description="The generation this status describes.")
-    replicas: int | None = Field(default=None, description="Pods the operator wants in total.")
+    replicas: int | None = Field(
+        default=None, description="Pods that exist in all tracks (the Deployments' status.replicas), as the scale "
+        "subresource reports them; above spec.replicas while a move surges or a failover keeps the primary's pods.",
+    )
     ready_replicas: int | None = Field(default=None, description="Pods that are ready.")
     selector: str | None = Field(default=None, description="Label selector of the pods, for the scale subresource.")
     phase: Phase | None = Field(default=None, description="Summary of the conditions.")

@@ -31,7 +31,7 @@ REASON_GATEWAY_API_UNAVAILABLE = "GatewayAPIUnavailable"
 
 
 @dataclass(frozen=True)
-class Observed:
+class Facts:
     """The facts conditions are derived from."""
 
     desired: int
@@ -42,13 +42,15 @@ class Observed:
     failover_reason: str | None
     blocked_reason: str | None = None  # a reason constant that keeps Ready False, e.g. GatewayAPIUnavailable
     blocked_message: str = ""
+    # Degraded's reason when it is not a lasting unhealthy track: Kubernetes' own (ProgressDeadlineExceeded).
+    degraded_cause: str = REASON_TRACK_UNHEALTHY
 
 
 def _condition(ctype: str, status: bool, reason: str, message: str) -> dict[str, Any]:
     return {"type": ctype, "status": "True" if status else "False", "reason": reason, "message": message}
 
 
-def desired_conditions(obs: Observed) -> list[dict[str, Any]]:
+def desired_conditions(obs: Facts) -> list[dict[str, Any]]:
     """The four conditions, without times or generation."""
     ready_msg = f"{obs.ready}/{obs.desired} replicas ready"
     if obs.blocked_reason:
@@ -62,7 +64,7 @@ def desired_conditions(obs: Observed) -> list[dict[str, Any]]:
         else _condition(PROGRESSING, True, REASON_SCALING, ready_msg)
     )
     degraded = (
-        _condition(DEGRADED, True, REASON_TRACK_UNHEALTHY, obs.degraded_reason) if obs.degraded_reason
+        _condition(DEGRADED, True, obs.degraded_cause, obs.degraded_reason) if obs.degraded_reason
         else _condition(DEGRADED, False, REASON_HEALTHY, "every track has enough ready replicas")
     )
     failed_over = (

@@ -18,9 +18,9 @@ from urllib3.exceptions import HTTPError
 
 from .api import API_VERSION, KIND, Strategy
 from .k8s import ApiError, Kube, ResourceUnavailable
-from .plan import Observed, Plan, plan
+from .plan import Observed, Plan, plan, tracks_to_read
 from .resources import shapes
-from .resources.common import LABEL_TRACK
+from .resources.common import LABEL_MICROSERVICE, LABEL_TRACK
 from .resources.httproute import HTTPROUTE_API_VERSION
 from .workqueue import WorkQueue
 
@@ -234,6 +234,7 @@ class Controller:
         strategy = ((body.get("spec") or {}).get("routing") or {}).get("strategy")
         if strategy == Strategy.GATEWAY_API.value:
             observed.route_api_available = self.kube.serves(HTTPROUTE_API_VERSION, "HTTPRoute")
+        self._read_pods(body, observed)
         result = plan(body, observed, datetime.now(UTC))
         outcome = Outcome(plan=result)
         try:
@@ -243,6 +244,8 @@ class Controller:
             result = plan(body, observed, datetime.now(UTC))
             outcome.plan = result
             outcome.written += self._apply_all(result.apply)
+        for deployment, replicas in result.scale:
+            outcome.written.append(self.kube.scale(deployment, replicas))
         for obj in result.delete:
             self.kube.delete(obj)
             outcome.deleted.append(obj["metadata"].get("uid", ""))
@@ -252,6 +255,20 @@ class Controller:
         for event in result.events:
             self.kube.post_event(body, event.type, event.reason, event.message)
         return outcome
+
+    def _read_pods(self, body: dict[str, Any], observed: Observed) -> None:
+        """The pods of the tracks short of ready pods, in one list call (there is no pod watch)."""
+        tracks = tracks_to_read(observed)
+        if not tracks:
+            return
+        meta = body["metadata"]
+        selector = f"{LABEL_MICROSERVICE}={meta['name']},{LABEL_TRACK} in ({','.join(sorted(tracks))})"
+        for pod in self.kube.list_pods(meta["namespace"], selector):
+            track = ((pod.get("metadata") or {}).get("labels") or {}).get(LABEL_TRACK)
+            if track in tracks:
+                observed.pods.setdefault(track, []).append(pod)
+        for track in tracks:
+            observed.pods.setdefault(track, [])
 
     def _apply_all(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Applies one Microservice's changed children concurrently: one round trip, not one per child."""

@@ -190,6 +190,20 @@ class Kube:
             if err.status not in (404, 409):
                 raise
 
+    def scale(self, deployment: dict[str, Any], replicas: int) -> dict[str, Any]:
+        """Sets a Deployment's spec.replicas alone (a removed track's, whose pod template is no longer known)."""
+        meta = deployment["metadata"]
+        path = object_path("apps/v1", "Deployment", meta["namespace"], meta["name"])
+        result: dict[str, Any] = self.client.request("PATCH", path, {"spec": {"replicas": replicas}},
+                                                     {"fieldManager": FIELD_MANAGER}, "application/merge-patch+json")
+        return result
+
+    def list_pods(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The pods matching the label ``selector`` in ``namespace``."""
+        found = self.client.request("GET", f"/api/v1/namespaces/{namespace}/pods", query={"labelSelector": selector})
+        items: list[dict[str, Any]] = found.get("items") or []
+        return items
+
     def serves(self, api_version: str, kind: str, recheck_after: float = 5.0) -> bool:
         """Whether the API server serves ``kind``.
 

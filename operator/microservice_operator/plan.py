@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,13 +18,15 @@ from pydantic import ValidationError
 from . import conditions
 from .api import Microservice, Strategy
 from .failover import Decision, FailoverState, Health, base_replicas, decide, track_health
+from .podhealth import STALLED_REASONS, PodCounts, track_pods
 from .resources.common import LABEL_TRACK, MAX_NAME, child_name, selector_string
-from .resources.deployment import build_deployment
+from .resources.deployment import CONTAINER, build_deployment
 from .resources.service import build_service, build_track_service
 from .routing import all_routers, router_for
 from .shift import TrackPods, step, surge_pods
 from .statusview import previous_failover, previous_health, timestamp, track_statuses, weights_string
 
+POD_RECHECK_SECONDS = 2.0
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -36,6 +38,8 @@ class Observed:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name
     routes: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name
     route_api_available: bool = True
+    # The pods of the tracks that were short of ready pods (see tracks_to_read), by track label.
+    pods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +53,7 @@ class Event:
 class Plan:
     apply: list[dict[str, Any]] = field(default_factory=list)
     delete: list[dict[str, Any]] = field(default_factory=list)  # objects as observed
+    scale: list[tuple[dict[str, Any], int]] = field(default_factory=list)  # a removed track's Deployment, replicas
     status: dict[str, Any] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     next_deadline: datetime | None = None
@@ -108,13 +113,28 @@ def _ready(deployment: dict[str, Any] | None) -> int:
     return int(((deployment or {}).get("status") or {}).get("readyReplicas") or 0)
 
 
-def _health(ms: Microservice, base: dict[str, int], ready: dict[str, int], status: dict[str, Any],
+def tracks_to_read(observed: Observed) -> list[str]:
+    """Tracks whose pods the planner needs: those with fewer ready pods than their Deployment wants."""
+    return [track for track, d in observed.deployments.items()
+            if _ready(d) < int((d.get("spec") or {}).get("replicas") or 0)]
+
+
+def _pod_counts(ms: Microservice, base: dict[str, int], observed: Observed, now: datetime) -> dict[str, PodCounts]:
+    return {t.name: track_pods(observed.deployments.get(t.name), observed.pods.get(t.name), base[t.name],
+                               CONTAINER, now) for t in ms.spec.tracks}
+
+
+def _health(ms: Microservice, base: dict[str, int], counts: dict[str, PodCounts], status: dict[str, Any],
             now: datetime) -> dict[str, Health]:
-    """Each track's health now, keeping the time it last changed from the previous status."""
+    """Each track's health now, keeping the time it last changed from the previous status.
+
+    Pods still starting within their startup budget count as serving (see podhealth.py).
+    """
     before = previous_health(status)
     result = {}
     for track in ms.spec.tracks:
-        healthy = track_health(ready[track.name], base[track.name], ms.spec.failover.min_ready_percent)
+        pods = counts[track.name]
+        healthy = track_health(pods.ready + pods.starting, base[track.name], ms.spec.failover.min_ready_percent)
         old = before.get(track.name)
         result[track.name] = old if old is not None and old.healthy is healthy else Health(healthy, now)
     return result
@@ -122,25 +142,61 @@ def _health(ms: Microservice, base: dict[str, int], ready: dict[str, int], statu
 
 def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, now: datetime) -> Plan:
     ready = {t.name: _ready(observed.deployments.get(t.name)) for t in ms.spec.tracks}
-    health = _health(ms, base_replicas(ms.spec), ready, status, now)
+    base = base_replicas(ms.spec)
+    counts = _pod_counts(ms, base, observed, now)
+    health = _health(ms, base, counts, status, now)
     target = decide(ms.spec, health, previous_failover(status), now, ready)
-    decision = replace(target, replicas=_stepped(ms, target, observed))
+    leaving = _leaving(ms, observed)
+    stepped = _stepped(ms, target, observed, leaving)
+    decision = replace(target, replicas={name: stepped[name] for name in target.replicas})
     router = router_for(ms.spec.routing.strategy)
     desired = _children(ms, decision) + router.desired(ms, decision.routing_weights)
-    result = Plan(next_deadline=decision.next_deadline)
+    result = Plan(next_deadline=_earliest(decision.next_deadline, _pod_recheck(observed, counts, now)))
     result.apply = [obj for obj in desired if needs_apply(obj, _observed_twin(obj, observed))]
-    result.delete = _stale(ms, desired, observed)
+    result.scale = [(d, stepped[track]) for track, d in leaving.items() if stepped[track] != _wanted(d)]
+    result.delete = _stale(ms, desired, observed, leaving)
     blocked = None
     if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
         blocked = conditions.REASON_GATEWAY_API_UNAVAILABLE
         result.apply = [o for o in result.apply if o["kind"] != "HTTPRoute"]
     # What the live Service selects is what serves; before it exists, what it will select.
     selected = _selected(ms, observed) if child_name(ms) in observed.services else decision.selector_track
-    tracks = track_statuses(ms, ready, decision, health, router, selected=selected)
-    converged = not result.apply and not result.delete and decision.replicas == target.replicas
+    tracks = track_statuses(ms, ready, decision, health, router, selected=selected,
+                            problems={name: c.problem for name, c in counts.items() if c.problem})
+    converged = (not result.apply and not result.delete and not leaving
+                 and decision.replicas == target.replicas)
     result.status = _status(ms, status, tracks, observed, decision, converged=converged, blocked=blocked, now=now)
     result.events = _events(ms, status, result, observed, decision)
     return result
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    pending = [m for m in moments if m is not None]
+    return min(pending) if pending else None
+
+
+def _pod_recheck(observed: Observed, counts: dict[str, PodCounts], now: datetime) -> datetime | None:
+    """When to read starting pods again: a pod that crashes while it starts changes no Deployment."""
+    if any(track in observed.pods and c.starting for track, c in counts.items()):
+        return now + timedelta(seconds=POD_RECHECK_SECONDS)
+    return None
+
+
+def _wanted(deployment: dict[str, Any]) -> int:
+    return int((deployment.get("spec") or {}).get("replicas") or 0)
+
+
+def _leaving(ms: Microservice, observed: Observed) -> dict[str, dict[str, Any]]:
+    """Deployments of tracks removed from the spec: drained (make before break) before they are deleted."""
+    names = {t.name for t in ms.spec.tracks}
+    return {track: d for track, d in observed.deployments.items() if track not in names}
+
+
+def _drained(deployment: dict[str, Any]) -> bool:
+    """Scaled to zero, and the Deployment controller saw it and has no pod left (terminating ones count)."""
+    st = deployment.get("status") or {}
+    return (_wanted(deployment) == 0 and int(st.get("replicas") or 0) == 0
+            and int(st.get("observedGeneration") or 0) >= int(deployment["metadata"].get("generation") or 0))
 
 
 def _selected(ms: Microservice, observed: Observed) -> str | None:
@@ -149,11 +205,13 @@ def _selected(ms: Microservice, observed: Observed) -> str | None:
     return ((live.get("spec") or {}).get("selector") or {}).get(LABEL_TRACK)
 
 
-def _stepped(ms: Microservice, target: Decision, observed: Observed) -> dict[str, int]:
+def _stepped(ms: Microservice, target: Decision, observed: Observed,
+             leaving: dict[str, dict[str, Any]]) -> dict[str, int]:
     """This reconcile's step towards the decided replicas (make before break, see shift.py).
 
     A failover may go beyond spec.replicas + maxSurge: the failed track keeps its pods while the
     other grows. The track the live Service is still narrowed to keeps its pods until it is not.
+    A removed track heads for zero pods like any shrinking one.
     """
     spec = ms.spec
     budget = spec.replicas + surge_pods(spec.max_surge, spec.replicas)
@@ -163,7 +221,7 @@ def _stepped(ms: Microservice, target: Decision, observed: Observed) -> dict[str
            for name, d in observed.deployments.items()}
     narrowed = _selected(ms, observed)
     hold = frozenset({narrowed}) if narrowed and narrowed != target.selector_track else frozenset()
-    return step(target.replicas, now, budget, hold)
+    return step(target.replicas | {track: 0 for track in leaving}, now, budget, hold)
 
 
 def _children(ms: Microservice, decision: Decision) -> list[dict[str, Any]]:
@@ -184,9 +242,16 @@ def _observed_twin(obj: dict[str, Any], observed: Observed) -> dict[str, Any] | 
     return observed.routes.get(name)
 
 
-def _stale(ms: Microservice, desired: list[dict[str, Any]], observed: Observed) -> list[dict[str, Any]]:
-    """Observed children the desired state no longer has: removed tracks, an unused HTTPRoute."""
+def _stale(ms: Microservice, desired: list[dict[str, Any]], observed: Observed,
+           leaving: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Observed children the desired state no longer has: removed tracks once drained, an unused HTTPRoute.
+
+    A removed track's Deployment and Service stay until its pods are gone.
+    """
     keep = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    for track, deployment in leaving.items():
+        if not _drained(deployment):
+            keep |= {("Deployment", deployment["metadata"]["name"]), ("Service", child_name(ms, track))}
     found = [*observed.deployments.values(), *observed.services.values(), *observed.routes.values()]
     owned_route_kinds = {k.kind for r in all_routers() for k in r.owned_kinds()}
     return [o for o in found
@@ -214,9 +279,10 @@ def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any
     desired = sum(t["replicas"] for t in tracks)
     ready = sum(t["readyReplicas"] for t in tracks)
     rolled_out = all(_rolled_out(observed.deployments.get(t.name)) for t in ms.spec.tracks)
-    facts = conditions.Observed(
+    cause, degraded = _degraded(tracks, decision.degraded_reason)
+    facts = conditions.Facts(
         desired=desired, ready=ready, converged=converged and rolled_out,
-        degraded_reason=decision.degraded_reason, failover_active=decision.failover.active,
+        degraded_reason=degraded, degraded_cause=cause, failover_active=decision.failover.active,
         failover_reason=decision.failover.reason, blocked_reason=blocked,
         blocked_message="the Gateway API CRDs (HTTPRoute gateway.networking.k8s.io/v1) are not installed; "
         "install them or set spec.routing.strategy to Replicas" if blocked else "",
@@ -224,7 +290,7 @@ def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any
     conds = conditions.merge(status.get("conditions") or [], conditions.desired_conditions(facts),
                              ms.generation, timestamp(now))
     result: dict[str, Any] = {
-        "observedGeneration": ms.generation, "replicas": desired, "readyReplicas": ready,
+        "observedGeneration": ms.generation, "replicas": _pods(observed), "readyReplicas": ready,
         "selector": selector_string(ms), "phase": conditions.phase(conds).value,
         "weights": weights_string(tracks), "conditions": conds, "tracks": tracks,
     }
@@ -232,6 +298,26 @@ def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any
     if failover:
         result["failover"] = failover
     return result
+
+
+def _pods(observed: Observed) -> int:
+    """Pods that exist now in every track, removed ones included: the Deployments' status.replicas.
+
+    This is the scale subresource's status.replicas, which an HPA reads as the pods it measures.
+    """
+    return sum(int((d.get("status") or {}).get("replicas") or 0) for d in observed.deployments.values())
+
+
+def _degraded(tracks: list[dict[str, Any]], unhealthy: str | None) -> tuple[str, str | None]:
+    """Degraded's reason and message: lasting unhealthy tracks with their pods' reasons, else a stalled
+    rollout or refused pods in the Deployment's own words (ProgressDeadlineExceeded, FailedCreate)."""
+    details = [f"track {t['name']}: {t['reason']}: {t['message']}" for t in tracks if t.get("reason")]
+    if unhealthy:
+        return conditions.REASON_TRACK_UNHEALTHY, "; ".join([unhealthy, *details])
+    stalled = [t for t in tracks if t.get("reason") in STALLED_REASONS]
+    if stalled:
+        return stalled[0]["reason"], "; ".join(f"track {t['name']}: {t['message']}" for t in stalled)
+    return conditions.REASON_TRACK_UNHEALTHY, None
 
 
 def _rolled_out(deployment: dict[str, Any] | None) -> bool:
@@ -272,6 +358,11 @@ def _events(ms: Microservice, status: dict[str, Any], result: Plan, observed: Ob
             events.append(Event("Normal", "Created", f"Deployment {obj['metadata']['name']} with {want} replicas"))
         elif (live.get("spec") or {}).get("replicas") != want:
             events.append(Event("Normal", "Scaled", f"Deployment {obj['metadata']['name']} to {want} replicas"))
+    for deployment, replicas in result.scale:
+        events.append(Event("Normal", "Draining", f"Deployment {deployment['metadata']['name']} of a removed "
+                            f"track to {replicas} replicas"))
+    for obj in result.delete:
+        events.append(Event("Normal", "Deleted", f"{obj.get('kind')} {obj['metadata']['name']}"))
     old_routing = {t.get("name"): t.get("routingWeight") for t in status.get("tracks") or []}
     new_routing = {n: w for n, w in decision.routing_weights.items()}
     if old_routing and old_routing != new_routing:

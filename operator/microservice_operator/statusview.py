@@ -7,6 +7,7 @@ from typing import Any
 
 from .api import Microservice
 from .failover import Decision, FailoverState, Health
+from .podhealth import Problem
 from .routing import Router
 
 
@@ -49,8 +50,10 @@ def previous_failover(status: dict[str, Any]) -> FailoverState:
 
 
 def track_statuses(ms: Microservice, ready: dict[str, int], decision: Decision, health: dict[str, Health],
-                   router: Router, *, selected: str | None) -> list[dict[str, Any]]:
-    """status.tracks: desired and ready replicas, configured, routing and effective weights, health.
+                   router: Router, *, selected: str | None,
+                   problems: dict[str, Problem] | None = None) -> list[dict[str, Any]]:
+    """status.tracks: desired and ready replicas, configured, routing and effective weights, health,
+    and why pods do not serve (``problems``: Kubernetes' reason and message, by track).
 
     ``selected``: the track the shared Service is narrowed to (None: every track).
     """
@@ -66,6 +69,9 @@ def track_statuses(ms: Microservice, ready: dict[str, int], decision: Decision, 
         if h.healthy is not None:
             entry["healthy"] = h.healthy
         entry["healthTransitionTime"] = timestamp(h.since, precise=True)
+        problem = (problems or {}).get(track.name)
+        if problem is not None:
+            entry["reason"], entry["message"] = problem.reason, problem.message
         entries.append(entry)
     return entries
 

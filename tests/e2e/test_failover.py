@@ -101,6 +101,8 @@ def test_a_track_that_crashes_at_start_gets_no_weight_and_no_request(chart_opera
             (s.last_state.terminated and s.last_state.terminated.exit_code == 1) for s in states)
 
     wait_for(crashed, timeout=120, interval=1, what="the bad pods to crash-loop with exit status 1")
+    bad = next(t for t in ms_status(ns, "rel")["tracks"] if t["name"] == "bad")
+    assert bad.get("reason") in {"CrashLoopBackOff", "Error"} and "pod rel-bad-" in bad.get("message", ""), bad
     tally = meter.measure(serving_url(meter, ns, "rel"), count=2000)
     assert tally.failed == 0 and set(tally.served) == {"good"}, tally.summary()
     assert effective_weights(ns, "rel") == {"good": 100, "bad": 0}

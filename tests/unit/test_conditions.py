@@ -5,10 +5,10 @@ from microservice_operator import conditions as c
 from microservice_operator.api import Phase
 
 
-def facts(**kw: object) -> c.Observed:
+def facts(**kw: object) -> c.Facts:
     base: dict[str, object] = {"desired": 3, "ready": 3, "converged": True, "degraded_reason": None,
                                "failover_active": False, "failover_reason": None}
-    return c.Observed(**{**base, **kw})  # type: ignore[arg-type]
+    return c.Facts(**{**base, **kw})  # type: ignore[arg-type]
 
 
 def test_last_transition_time_is_kept_when_status_does_not_change() -> None:
@@ -33,7 +33,7 @@ def test_last_transition_time_moves_when_status_flips() -> None:
     (facts(failover_active=True, failover_reason="x", degraded_reason="y"), Phase.FAILED_OVER),
     (facts(blocked_reason=c.REASON_GATEWAY_API_UNAVAILABLE, blocked_message="no CRDs"), Phase.DEGRADED),
 ])
-def test_phase_summarizes_the_conditions(obs: c.Observed, phase: Phase) -> None:
+def test_phase_summarizes_the_conditions(obs: c.Facts, phase: Phase) -> None:
     assert c.phase(c.merge([], c.desired_conditions(obs), 1, "t")) is phase
 
 

@@ -42,7 +42,8 @@ def test_first_plan_creates_everything_with_events() -> None:
         ("Service", "user"), ("Deployment", "user-v1"), ("Service", "user-v1"),
         ("Deployment", "user-v2"), ("Service", "user-v2")]
     assert [e.reason for e in p.events] == ["Created", "Created"]
-    assert p.status["observedGeneration"] == 2 and p.status["replicas"] == 10
+    assert p.status["observedGeneration"] == 2 and p.status["replicas"] == 0  # no pod exists yet
+    assert p.status["tracks"][0]["replicas"] == 9
     assert p.status["selector"] == "microservice-operator.io/microservice=user"
 
 
@@ -68,12 +69,32 @@ def test_drift_is_planned_back() -> None:
     assert [e.message for e in p.events] == ["Deployment user-v1 to 9 replicas"]
 
 
-def test_removed_track_is_deleted_and_weights_reapportioned() -> None:
+def test_a_removed_track_is_drained_after_the_others_grow_and_deleted_once_its_pods_are_gone() -> None:
     observed, b = converged_world(body())
     b["spec"]["tracks"] = [{"name": "v1", "image": "i:1", "weight": 100}]
-    p = plan(b, observed, NOW)
-    assert sorted(o["metadata"]["name"] for o in p.delete) == ["user-v2", "user-v2"]
-    assert [o["spec"]["replicas"] for o in p.apply if o["kind"] == "Deployment"] == [10]
+    grow = plan(b, observed, NOW)
+    assert grow.delete == [] and grow.scale == []
+    assert [o["spec"]["replicas"] for o in grow.apply if o["kind"] == "Deployment"] == [10]
+    assert grow.status["conditions"][1]["status"] == "True"  # Progressing while the track leaves
+    v1, v2 = observed.deployments["v1"], observed.deployments["v2"]
+    v1["spec"]["replicas"], v1["status"]["readyReplicas"] = 10, 9
+    assert plan(b, observed, NOW).scale == []  # v1's new pod is not ready: v2 keeps serving
+    v1["status"]["readyReplicas"] = 10
+    drain = plan(b, observed, NOW)
+    assert [(d["metadata"]["name"], n) for d, n in drain.scale] == [("user-v2", 0)] and drain.delete == []
+    assert "Draining" in [e.reason for e in drain.events]
+    v2["spec"]["replicas"], v2["status"] = 0, {"observedGeneration": 1, "replicas": 1, "readyReplicas": 0}
+    assert plan(b, observed, NOW).delete == []  # a pod still terminating
+    v2["status"]["replicas"] = 0
+    gone = plan(b, observed, NOW)
+    assert sorted(o["kind"] for o in gone.delete) == ["Deployment", "Service"]
+    assert {o["metadata"]["name"] for o in gone.delete} == {"user-v2"}
+
+
+def test_status_replicas_counts_the_pods_that_exist() -> None:
+    observed, b = converged_world(body())
+    observed.deployments["v1"]["status"]["replicas"] = 12  # a surge
+    assert plan(b, observed, NOW).status["replicas"] == 13
 
 
 def test_invalid_spec_touches_nothing_and_says_which_field() -> None:
@@ -186,3 +207,25 @@ def test_every_written_status_matches_the_crd_status_schema() -> None:
     for status in (plan(b, observed, NOW).status, plan(bad, observed, NOW).status,
                    plan(fb, failing, NOW + timedelta(seconds=1)).status):
         MicroserviceStatus.model_validate(status)
+
+
+def _pod(name: str, ready: bool, restarts: int = 0) -> dict[str, Any]:
+    started = (NOW - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"metadata": {"name": name, "creationTimestamp": started}, "status": {
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": started}],
+        "containerStatuses": [{"name": "app", "ready": ready, "restartCount": restarts,
+                               "state": {"running": {"startedAt": started}}}]}}
+
+
+def test_pods_that_start_do_not_fail_over_but_pods_that_crash_do_with_the_reason_in_status() -> None:
+    spec = {"failover": {"policy": "ActiveStandby", "primary": "v1", "standby": "v2", "unhealthyAfterSeconds": 0}}
+    observed, b = converged_world(body(**spec), ready={"v1": 3, "v2": 1})
+    observed.pods["v1"] = [_pod(f"v1-{i}", i < 3) for i in range(9)]
+    starting = plan(b, observed, NOW + timedelta(seconds=1))
+    assert starting.status["failover"] == {"active": False} and starting.status["tracks"][0]["healthy"] is True
+    assert starting.next_deadline is not None  # starting pods are read again
+    observed.pods["v1"] = [_pod(f"v1-{i}", i < 3, restarts=0 if i < 3 else 2) for i in range(9)]
+    crashing = plan(b, observed, NOW + timedelta(seconds=1))
+    assert crashing.status["failover"]["active"] is True
+    assert crashing.status["tracks"][0]["reason"] == "CrashLoopBackOff"
+    assert "track v1: CrashLoopBackOff: pod v1-3" in crashing.status["conditions"][2]["message"]

@@ -62,6 +62,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: [httproutes]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
+- apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
 {{- end }}
