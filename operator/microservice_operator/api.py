@@ -260,6 +260,11 @@ class MicroserviceSpec(_Model):
         "a scale) may add while the new pods start, as a number (at least 1) or a percentage of spec.replicas "
         "(rounded up). A track loses ready pods only once pods of the tracks that gain are ready.",
     )
+    progress_deadline_seconds: int | None = Field(
+        default=None, ge=1,
+        description="Seconds a track's rollout may make no progress before its Deployment reports "
+        "ProgressDeadlineExceeded, shown as the track's reason and as Degraded; Kubernetes' default (600) if unset.",
+    )
     template: PodTemplate | None = Field(default=None, description="Pod template applied to every track.")
     shutdown: Shutdown = Field(default_factory=Shutdown, description="How the pods stop.")
 

@@ -9,9 +9,11 @@ and remove it, and every namespace they make, when they finish.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from sample_common.traffic import HostMeter, Meter, PodMeter, settle
@@ -155,3 +157,24 @@ def events(namespace: str, name: str) -> list[dict[str, str]]:
                        f"involvedObject.kind=Microservice,involvedObject.name={name}", "-o", "json").stdout
     return [{"type": e["type"], "reason": e["reason"], "message": e.get("message", "")}
             for e in json.loads(out)["items"]]
+
+
+class WatchThread:
+    """A watch run in a thread for the length of a ``with self.running():`` block; subclasses define
+    ``_run``, which returns once ``self._stop`` is set."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=10)

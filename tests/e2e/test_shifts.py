@@ -5,30 +5,26 @@ is scaled up and its pods are Ready before the other track's share is cut."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from kubernetes import watch
 from sample_common.traffic import Load, Meter, Tally
 
-from tests.e2e.conftest import deploy, failover_status, fault
+from tests.e2e.conftest import WatchThread, deploy, failover_status, fault
 from tests.support import kube
 from tests.support.kube import wait_for
 from tests.support.ms import MS_LABEL, wait_converged
 
 pytestmark = pytest.mark.cluster
-class ReplicaWatch:
+class ReplicaWatch(WatchThread):
     """The largest total of the Deployments' spec.replicas seen, from a watch (every change, not samples)."""
 
     def __init__(self, namespace: str, name: str) -> None:
+        super().__init__()
         self.namespace, self.selector = namespace, f"{MS_LABEL}={name}"
         self.wanted: dict[str, int] = {}
         self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -40,14 +36,6 @@ class ReplicaWatch:
                 if self._stop.is_set():
                     return
 
-    @contextmanager
-    def running(self) -> Iterator[ReplicaWatch]:
-        self._thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            self._thread.join(timeout=10)
 
 
 def _set_weights(namespace: str, name: str, weights: tuple[int, int]) -> None:

@@ -49,6 +49,23 @@ def test_kubectl_patch_of_weights_reapportions(namespace: str, operator_alive: O
     assert "WeightsChanged" in events
 
 
+def test_kubectl_wait_for_ready_waits_for_the_edit_to_be_served(namespace: str,
+                                                                operator_alive: OperatorProcess) -> None:
+    """kubectl wait skips a condition whose observedGeneration is older than the object's (as Flux's
+    kstatus does), so waiting right after an edit returns only once the edit is carried out."""
+    kube.apply_obj(manifest(namespace))
+    kube.kubectl("wait", "--for=condition=Ready", "ms/user", "-n", namespace, "--timeout=60s")
+    assert replicas_by_track(namespace) == {"v1": 9, "v2": 1}
+    kube.kubectl("patch", "ms", "user", "-n", namespace, "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": "/spec/tracks/0/weight", "value": 20},
+        {"op": "replace", "path": "/spec/tracks/1/weight", "value": 80}]))
+    done = kube.kubectl("wait", "--for=condition=Ready", "ms/user", "-n", namespace, "--timeout=60s")
+    assert "condition met" in done.stdout
+    assert replicas_by_track(namespace) == {"v1": 2, "v2": 8}
+    obj = kube.get_ms(namespace, "user")
+    assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"] == 2
+
+
 def test_kubectl_scale_keeps_the_weights(namespace: str, operator_alive: OperatorProcess) -> None:
     kube.apply_obj(manifest(namespace, tracks=[("v1", 70), ("v2", 30)]))
     wait_converged(namespace)
@@ -104,6 +121,19 @@ def test_bad_objects_are_rejected_naming_the_field(namespace: str, crds: None, c
     result = kube.kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
     assert result.returncode != 0
     assert fragment in result.stderr
+
+
+@pytest.mark.parametrize(("field", "fragment"), [
+    ("microservices.spec.template.spec.containers.startupProbe", "failureThreshold"),
+    ("microservices.spec.template.spec.volumes", "DESCRIPTION"),
+    ("microservices.spec.progressDeadlineSeconds", "ProgressDeadlineExceeded"),
+])
+def test_kubectl_explain_describes_the_pod_template_and_the_new_fields(crds: None, field: str, fragment: str) -> None:
+    """kubectl explain reads the schema the API server publishes (OpenAPI v3, some seconds after the
+    CRD is established), not the file."""
+    out = wait_for(lambda: kube.kubectl("explain", field, check=False).stdout, timeout=60, interval=1,
+                   what=f"kubectl explain {field}")
+    assert f"FIELD: {field.rsplit('.', maxsplit=1)[-1]}" in out and fragment in out, out
 
 
 def test_unreconcilable_object_is_invalid_without_a_retry_loop(namespace: str,

@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,11 +74,25 @@ def wait_for(probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.
     raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}: last value {last!r}")
 
 
+def _transition_time(pod: Any) -> datetime:
+    """Now, as the kubelet stamps a readiness change; at least a second after the containers started.
+
+    Times have a resolution of one second, and a real probe cannot flip a pod within the second its
+    container started: kwok's pods can be flipped that fast, and would then look as if still starting.
+    """
+    started = [cs.state.running.started_at for cs in pod.status.container_statuses or []
+               if cs.state and cs.state.running and cs.state.running.started_at]
+    now = datetime.now(UTC)
+    return max([now, *(t + timedelta(seconds=1) for t in started)])
+
+
 def set_pod_ready(pod: Any, ready: bool) -> bool:
     """Sets a pod's Ready and ContainersReady conditions through the status subresource.
 
     kwok marks pods ready once and leaves them alone, so this stands in for a failing readiness
-    probe: the Deployment's readyReplicas and the EndpointSlices follow, as on a real node.
+    probe: the Deployment's readyReplicas and the EndpointSlices follow, as on a real node. The
+    transition time is stamped as the kubelet does: health tells a pod that stopped being ready
+    from one still starting by it.
     ``pod`` is a V1Pod, a dict with metadata, or a ``(namespace, name)`` tuple. Returns False if
     the pod is gone (a scale-down's pod can vanish between a list and this call).
     """
@@ -90,10 +105,11 @@ def set_pod_ready(pod: Any, ready: bool) -> bool:
             if err.status == 404:
                 return False
             raise
+        stamp = _transition_time(live)
         for cond in live.status.conditions or []:
             if cond.type in ("Ready", "ContainersReady") and cond.status != status:
                 cond.status = status
-                cond.last_transition_time = None
+                cond.last_transition_time = stamp
         for cs in live.status.container_statuses or []:
             cs.ready = ready
         try:

@@ -148,6 +148,9 @@ def test_the_pod_template_is_explained_like_a_deployments() -> None:
             "nodeSelector", "tolerations", "affinity", "topologySpreadConstraints", "imagePullSecrets",
             "securityContext", "terminationGracePeriodSeconds"} <= set(pod["properties"])
     assert pod["properties"]["initContainers"]["items"]["properties"] == container
+    probes = [container[p]["properties"] for p in ("startupProbe", "readinessProbe", "livenessProbe")]
+    assert {"httpGet", "tcpSocket", "exec", "grpc", "periodSeconds", "failureThreshold"} <= set(probes[0])
+    assert probes[0] == probes[1] == probes[2]
 
 
 def test_crd_fits_the_api_servers_limits() -> None:

@@ -41,6 +41,17 @@ def test_deployment_contract() -> None:
     assert container["resources"] == {"requests": {"cpu": "100m"}}
 
 
+def test_a_tracks_rollout_keeps_its_ready_pods_and_surges_by_max_surge() -> None:
+    m = ms()
+    spec = build_deployment(m, m.spec.tracks[0], 9)["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+    assert "progressDeadlineSeconds" not in spec  # Kubernetes' default, 600 s
+    m = ms(maxSurge=2, progressDeadlineSeconds=30)
+    spec = build_deployment(m, m.spec.tracks[0], 9)["spec"]
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 2, "maxUnavailable": 0}
+    assert spec["progressDeadlineSeconds"] == 30
+
+
 def test_restricted_security_by_default_and_opt_out() -> None:
     m = ms()
     pod = build_deployment(m, m.spec.tracks[1], 1)["spec"]["template"]["spec"]

@@ -40,6 +40,14 @@ def test_projection_drops_what_the_server_adds() -> None:
                                                  "spec": {"type": "ClusterIP", "ports": [{"port": 80}]}}
 
 
+def test_deployment_projection_keeps_the_conditions_health_reads_without_their_timestamps() -> None:
+    live = {"kind": "Deployment", "metadata": {"name": "d"}, "status": {"readyReplicas": 2, "conditions": [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "m",
+         "lastUpdateTime": "2026-12-04T00:00:00Z", "lastTransitionTime": "2026-12-04T00:00:00Z"}]}}
+    assert project(live, BY_KIND["Deployment"])["status"] == {"readyReplicas": 2, "conditions": [
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "m"}]}
+
+
 def test_microservice_projection_keeps_spec_and_status_and_packs_losslessly() -> None:
     live = {**FULL, "metadata": {**FULL["metadata"], "managedFields": [{"manager": "kubectl"}],
                                  "resourceVersion": "7", "creationTimestamp": "2026-01-01T00:00:00Z"},

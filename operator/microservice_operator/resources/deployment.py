@@ -137,13 +137,18 @@ def build_deployment(ms: Microservice, track: Track, replicas: int) -> dict[str,
     """The track's Deployment with ``replicas`` pods."""
     name = child_name(ms, track.name)
     own = metadata(ms, name, track.name)
-    return with_spec_hash({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": own,
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": selector(ms, track.name)},
-            "template": {"metadata": _pod_metadata(ms, dict(own["labels"])), "spec": _pod_spec(ms, track)},
-        },
-    })
+    spec: dict[str, Any] = {
+        "replicas": replicas,
+        "selector": {"matchLabels": selector(ms, track.name)},
+        "strategy": _rolling_update(ms),
+        "template": {"metadata": _pod_metadata(ms, dict(own["labels"])), "spec": _pod_spec(ms, track)},
+    }
+    if ms.spec.progress_deadline_seconds is not None:
+        spec["progressDeadlineSeconds"] = ms.spec.progress_deadline_seconds
+    return with_spec_hash({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": own, "spec": spec})
+
+
+def _rolling_update(ms: Microservice) -> dict[str, Any]:
+    """A rollout of the track (a new image or template) is make-before-break too: no old pod leaves
+    before a new one is ready, and at most spec.maxSurge new pods start at a time."""
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": ms.spec.max_surge, "maxUnavailable": 0}}

@@ -19,9 +19,11 @@ _META: Shape = {k: True for k in ("name", "namespace", "uid", "resourceVersion",
 # The pod spec is kept whole: spec.template passes any PodSpec field through, so the builder may set any.
 DEPLOYMENT: Shape = {
     "apiVersion": True, "kind": True, "metadata": _META,
-    "spec": {"replicas": True, "selector": True,
+    "spec": {"replicas": True, "selector": True, "strategy": True, "progressDeadlineSeconds": True,
              "template": {"metadata": {"labels": True, "annotations": True}, "spec": True}},
-    "status": {k: True for k in ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")},
+    "status": {**{k: True for k in ("observedGeneration", "replicas", "readyReplicas", "updatedReplicas")},
+               # a stalled rollout or refused pods (podhealth.deployment_problem); not the timestamps
+               "conditions": {k: True for k in ("type", "status", "reason", "message")}},
 }
 SERVICE: Shape = {"apiVersion": True, "kind": True, "metadata": _META,
                   "spec": {"type": True, "selector": True, "ports": True}}

@@ -5,6 +5,8 @@ and two fault switches for demos and tests, both off unless their environment va
   process's ``/readyz`` to 503 and back (the operator then sees the pod unready and may fail over).
 - ``FAULT_START=crash`` makes the process exit with status 1 while the app is created, i.e. when
   uvicorn imports it: a bad release whose pods crash-loop.
+- ``FAULT_START=slow:SECONDS`` makes the app wait that many seconds before it is created, so the
+  pod listens (and becomes ready) only then: a release that is slow to start.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["FAULT_INJECTION_ENABLED", "FAULT_START_CRASH", "Faults", "instrument", "served_by"]
+__all__ = ["FAULT_INJECTION_ENABLED", "FAULT_START_CRASH", "FAULT_START_SLOW", "Faults", "instrument", "served_by"]
 
 FAULT_INJECTION_ENABLED = "enabled"
 FAULT_START_CRASH = "crash"
+FAULT_START_SLOW = "slow:"  # followed by whole seconds
+MAX_SLOW_START_SECONDS = 3600
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,17 +66,32 @@ class Faults:
     unready: bool = False
 
 
+def _slow_start_seconds(value: str) -> int | None:
+    """The seconds of ``slow:SECONDS``, or None if ``value`` is not of that form."""
+    seconds = value.removeprefix(FAULT_START_SLOW)
+    if value == seconds or not seconds.isdigit() or int(seconds) > MAX_SLOW_START_SECONDS:
+        return None
+    return int(seconds)
+
+
 def _fail_start_if_asked(log: logging.Logger) -> None:
-    """Exits with status 1 if FAULT_START is set: to ``crash`` on purpose, to anything else as a typo."""
+    """Exits with status 1 if FAULT_START is ``crash`` (or a typo); sleeps first if it is ``slow:N``."""
     value = os.environ.get("FAULT_START", "")
     if not value:
+        return
+    slow = _slow_start_seconds(value)
+    if slow is not None:
+        log.warning(f"FAULT_START={value}: starting in {slow} s, as a slow release would",
+                    extra={"fault": "slow", "seconds": slow})
+        time.sleep(slow)
         return
     if value == FAULT_START_CRASH:
         log.error("FAULT_START=crash: exiting with status 1 at start, as a bad release would",
                   extra={"fault": "crash"})
     else:
-        log.error(f"FAULT_START={value!r} is not valid: the accepted value is {FAULT_START_CRASH!r} "
-                  "(or leave it unset); exiting with status 1", extra={"fault": "invalid"})
+        log.error(f"FAULT_START={value!r} is not valid: the accepted values are {FAULT_START_CRASH!r} and "
+                  f"'{FAULT_START_SLOW}SECONDS' (0 to {MAX_SLOW_START_SECONDS}), or leave it unset; "
+                  "exiting with status 1", extra={"fault": "invalid"})
     raise SystemExit(1)
 
 

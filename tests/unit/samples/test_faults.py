@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import sample_common
 from fastapi.testclient import TestClient
 from order_service.app import create_app as create_order_app
 from order_service.users import UserClient
@@ -81,7 +82,7 @@ def test_without_fault_start_the_app_starts(monkeypatch: pytest.MonkeyPatch, val
     assert TestClient(create_app(MemoryStore())).get("/healthz").status_code == 200
 
 
-@pytest.mark.parametrize("value", ["crash", "crahs"])
+@pytest.mark.parametrize("value", ["crash", "crahs", "slow", "slow:", "slow:-1", "slow:1.5", "slow:3601"])
 def test_fault_start_exits_with_status_1_in_process(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("FAULT_START", value)
     with pytest.raises(SystemExit) as exited:
@@ -110,3 +111,12 @@ def test_an_unknown_fault_start_value_is_an_error_naming_the_variable_and_the_ac
     assert done.returncode == 1, done.stderr
     message = json.loads(done.stdout.splitlines()[0])["message"]
     assert "FAULT_START" in message and "'crash-loop'" in message and "'crash'" in message
+    assert "'slow:SECONDS'" in message
+
+
+def test_fault_start_slow_delays_the_app_then_starts_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(sample_common.time, "sleep", slept.append)
+    monkeypatch.setenv("FAULT_START", "slow:25")
+    assert TestClient(create_app(MemoryStore())).get("/healthz").status_code == 200
+    assert slept == [25]
