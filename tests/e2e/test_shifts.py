@@ -95,7 +95,7 @@ def test_a_cold_standby_takes_over_only_once_ready_while_the_primarys_ready_pods
     url = deploy(meter, ns, "cold", [("primary", 100), ("standby", 0)], replicas=4, timeout=180,
                  failover={"policy": "ActiveStandby", "primary": "primary", "standby": "standby"})
     reasons: set[str] = set()
-    with Load(meter, url) as load:
+    with ReplicaWatch(ns, "cold").running() as replica_watch, Load(meter, url) as load:
         fault_at = time.time()
         fault(meter, ns, "cold", "primary", "unready", count=3)  # one primary pod stays ready
 
@@ -109,3 +109,5 @@ def test_a_cold_standby_takes_over_only_once_ready_while_the_primarys_ready_pods
     assert moved.failed == 0, moved.summary()
     assert moved.served["primary"] > 0  # the last ready primary pod served while the standby started
     assert any("waiting until the standby serves" in r for r in reasons), reasons
+    # beyond replicas + maxSurge, by the primary's pods (kept so that it can recover), and said so above
+    assert replica_watch.peak <= 4 + 4, replica_watch.wanted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from tests.support import kube
 
@@ -28,6 +29,15 @@ def build() -> None:
     run(str(kube.ROOT / "hack" / "images.sh"), timeout=1200)
 
 
-def load_into_real_node() -> None:
-    """`make cluster-images`: the built images into the local cluster's real node."""
-    run(str(kube.ROOT / "hack" / "cluster" / "load-images.sh"), *ALL, timeout=600)
+def build_previous_release() -> tuple[str, Path]:
+    """`hack/previous-release.sh`: the operator image of the release the upgrade test starts from,
+    and that release's tree (its chart and CRD)."""
+    image = run(str(kube.ROOT / "hack" / "previous-release.sh"), timeout=600).stdout.split()[-1]
+    commit = next(line.split("=", 1)[1] for line in (kube.ROOT / "hack" / "cluster" / "versions.env").read_text()
+                  .splitlines() if line.startswith("PREVIOUS_RELEASE_COMMIT="))
+    return image, kube.STATE / "previous" / commit
+
+
+def load_into_real_node(*images: str) -> None:
+    """`make cluster-images`: the built images (or ``images``) into the local cluster's real node."""
+    run(str(kube.ROOT / "hack" / "cluster" / "load-images.sh"), *(images or ALL), timeout=600)
