@@ -9,8 +9,9 @@ operator_venv="$root/.venv-operator"
 python=${PYTHON:-python3}
 
 # docker.io and debootstrap make the images; containerd, runc, the CNI plugins, iptables,
-# conntrack and iproute2 run the local cluster's real node.
-apt_packages="ca-certificates git make procps curl openssl docker.io debootstrap containerd runc
+# conntrack and iproute2 run the local cluster's real node; postgresql is the server the tests of
+# the samples' stores start on 127.0.0.1.
+apt_packages="ca-certificates git make procps curl openssl docker.io debootstrap containerd runc postgresql
 containernetworking-plugins iptables conntrack iproute2"
 missing=""
 for p in $apt_packages; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

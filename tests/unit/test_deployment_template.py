@@ -225,7 +225,6 @@ def test_sample_deployments_have_a_read_only_root_and_a_writable_tmp(manifest: s
         assert "emptyDir" in at(pod, "volumes", mount["name"])
         assert pod["automountServiceAccountToken"] is False
         assert app["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}} and pod["terminationGracePeriodSeconds"] == 35
-        assert "USER_DB_PATH" not in {e["name"] for e in app.get("env", [])}
 
 
 def test_a_converged_templated_object_plans_nothing() -> None:

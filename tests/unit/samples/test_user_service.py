@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from user_service.app import create_app
-from user_service.store import MemoryStore, SqliteStore
+from user_service.store import MemoryStore
 
 
 @pytest.fixture
@@ -54,10 +53,3 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
     metrics = client.get("/metrics").text
     assert 'http_requests_total{method="GET",route="/users",status="200"}' in metrics
     assert "http_request_duration_seconds_bucket" in metrics
-
-
-def test_sqlite_store_persists(tmp_path: Path) -> None:
-    path = str(tmp_path / "users.db")
-    TestClient(create_app(SqliteStore(path))).post("/users", json={"name": "Kay", "email": "k@example.com"})
-    names = [u["name"] for u in TestClient(create_app(SqliteStore(path))).get("/users").json()]
-    assert names.count("Kay") == 1 and len(names) == 4
