@@ -54,8 +54,8 @@ def test_order_calls_user_by_its_service_dns_name(shop: str, meter: Meter) -> No
     # (issue 14): the user is created on every replica, where it gets the same first id.
     ids = set()
     for ip in pod_ips(shop, f"{MS_LABEL}=user"):
-        code, user = meter.call("POST", f"http://{ip}:8080/users", body={"name": "Grace Hopper",
-                                                                          "email": "grace@example.com"})
+        code, user = meter.call("POST", f"http://{ip}:8080/users", body={
+            "name": "Grace Hopper", "email": "grace@example.com", "balance": 10_000})
         assert code == 201, user
         ids.add(user["id"])
     (user_id,) = ids
@@ -63,6 +63,6 @@ def test_order_calls_user_by_its_service_dns_name(shop: str, meter: Meter) -> No
     # order-service resolves http://user through the cluster DNS, then calls it through kube-proxy.
     for _ in range(5):
         code, order = meter.call("POST", orders, body={"userId": user_id, "item": "compiler"})
-        assert code == 201 and order["userId"] == user_id, order
+        assert code == 201 and order["userId"] == user_id and order["status"] == "CONFIRMED", order
     code, refused = meter.call("POST", orders, body={"userId": 987654, "item": "compiler"})
-    assert code == 422 and refused["detail"][0]["loc"] == ["body", "userId"], refused
+    assert code == 422 and refused["status"] == "REJECTED" and refused["reason"] == "no such user", refused

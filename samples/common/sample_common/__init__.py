@@ -17,16 +17,22 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["FAULT_INJECTION_ENABLED", "FAULT_START_CRASH", "FAULT_START_SLOW", "Faults", "instrument", "served_by"]
+__all__ = ["FAULT_INJECTION_ENABLED", "FAULT_START_CRASH", "FAULT_START_SLOW", "REQUEST_ID_HEADER", "Faults",
+           "instrument", "request_id", "served_by"]
 
 FAULT_INJECTION_ENABLED = "enabled"
 FAULT_START_CRASH = "crash"
+REQUEST_ID_HEADER = "X-Request-ID"
+# The request being served, for calls it makes to other services and for log lines (see instrument).
+_REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 FAULT_START_SLOW = "slow:"  # followed by whole seconds
 MAX_SLOW_START_SECONDS = 3600
 
@@ -40,7 +46,14 @@ class JsonFormatter(logging.Formatter):
         entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
                  "logger": record.name, "message": record.getMessage()}
         entry.update({k: v for k, v in vars(record).items() if k not in self._reserved})
+        if _REQUEST_ID.get() is not None:  # a line written while a request is served names it
+            entry.setdefault("request_id", _REQUEST_ID.get())
         return json.dumps(entry, default=str)
+
+
+def request_id() -> str | None:
+    """The X-Request-ID of the request being served (taken from the caller, or made), if any."""
+    return _REQUEST_ID.get()
 
 
 def served_by() -> str:
@@ -111,11 +124,13 @@ def _add_fault_routes(app: FastAPI, faults: Faults, log: logging.Logger) -> None
 
 
 def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: True) -> logging.Logger:
-    """Adds /healthz, /readyz, /metrics, request metrics, JSON access logs, X-Served-By and the fault
-    switches (see the module docstring). Exits the process if FAULT_START asks for it."""
+    """Adds /healthz, /readyz, /metrics, request metrics, JSON access logs, X-Served-By, X-Request-ID
+    (the caller's, or a new one; in every log line written while the request is served) and the fault
+    switches (see the module docstring). Exits the process if FAULT_START asks for it. The metrics
+    registry is ``app.state.registry``, for the service's own metrics."""
     log = _logger(service)
     _fail_start_if_asked(log)
-    registry = CollectorRegistry()
+    registry = app.state.registry = CollectorRegistry()  # a service adds its own metrics to it
     requests = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"], registry=registry)
     latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
                         registry=registry)
@@ -126,7 +141,13 @@ def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: T
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        rid = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        token = _REQUEST_ID.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            _REQUEST_ID.reset(token)
+        response.headers[REQUEST_ID_HEADER] = rid
         route = getattr(request.scope.get("route"), "path", "unmatched")
         elapsed = time.perf_counter() - started
         requests.labels(route, request.method, str(response.status_code)).inc()
@@ -135,7 +156,8 @@ def instrument(app: FastAPI, service: str, ready: Callable[[], bool] = lambda: T
         response.headers["X-Served-By-Pod"] = pod_name
         if route not in ("/healthz", "/readyz", "/metrics"):
             log.info("request", extra={"method": request.method, "route": route, "path": request.url.path,
-                                       "status": response.status_code, "ms": round(elapsed * 1000, 2)})
+                                       "status": response.status_code, "ms": round(elapsed * 1000, 2),
+                                       "request_id": rid})
         return response
 
     @app.get("/healthz", include_in_schema=False)

@@ -15,6 +15,7 @@ import asyncio
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
+from sample_common.lifecycle import InMemory
 
 SEED = [("Ada Lovelace", "ada@example.com"), ("Alan Turing", "alan@example.com"),
         ("Grace Hopper", "grace@example.com")]
@@ -94,7 +95,7 @@ def replayed(first: DebitResult, user_id: int, amount: int) -> DebitResult:
     return first
 
 
-class MemoryStore:
+class MemoryStore(InMemory):
     """The contract in one process's memory: for unit tests and local runs, not for replicas."""
 
     def __init__(self, seed: bool = True) -> None:
@@ -103,15 +104,6 @@ class MemoryStore:
         self._lock = asyncio.Lock()
         for i, (name, email) in enumerate(SEED if seed else [], start=1):
             self._users[i] = User(id=i, name=name, email=email, balance=SEED_BALANCE, version=1)
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def ready(self) -> bool:
-        return True
 
     async def list(self) -> list[User]:
         return list(self._users.values())
