@@ -2,7 +2,7 @@
 # Makes the release the upgrade test starts from, PREVIOUS_RELEASE_COMMIT of versions.env: its tree
 # (chart and CRD) in .cluster/previous/COMMIT and its operator image microservice-operator:0.1.0-SHORT,
 # built from that tree with the wheels `make docker-build` fetched (its dependencies are today's).
-# Prints the image name last. Needs the repository's history (a clone, not a shallow one).
+# Prints the image name and the tree's path, on the last line. Needs the repository's history (a clone, not a shallow one).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/hack/cluster/versions.env"
@@ -29,4 +29,4 @@ if ! "$docker" image inspect "$image" >/dev/null 2>&1; then
     -t "$image" . >/dev/null)
   echo "built $image from $commit in $((SECONDS - start))s" >&2
 fi
-echo "$image"
+echo "$image $tree"

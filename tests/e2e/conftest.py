@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
 import pytest
+from kubernetes import watch
 from sample_common.traffic import HostMeter, Meter, PodMeter, settle
 
 from tests.conftest import make_namespace
@@ -49,13 +50,18 @@ def node_images(cluster: Path) -> None:
         image_support.load_into_real_node()
 
 
+def helm_install() -> None:
+    """`make helm-install`: this release's CRDs, then its chart (an install or an upgrade)."""
+    image_support.run("make", "--no-print-directory", "-C", str(kube.ROOT), "helm-install", timeout=300)
+
+
 @pytest.fixture(scope="package")
 def chart_operator(node_images: None) -> Iterator[str]:
     """The operator as users install it: `make helm-install`, from its image, in a restricted namespace.
 
     Yields the release namespace; uninstalls the release (the CRDs stay, as with Helm) at the end.
     """
-    image_support.run("make", "--no-print-directory", "-C", str(kube.ROOT), "helm-install", timeout=300)
+    helm_install()
     yield RELEASE_NAMESPACE
     image_support.run(str(kube.STATE / "bin" / "helm"), "uninstall", RELEASE, "--namespace", RELEASE_NAMESPACE,
                       "--wait", check=False, timeout=180)
@@ -160,15 +166,27 @@ def events(namespace: str, name: str) -> list[dict[str, str]]:
 
 
 class WatchThread:
-    """A watch run in a thread for the length of a ``with self.running():`` block; subclasses define
-    ``_run``, which returns once ``self._stop`` is set."""
+    """A watch run in a thread for the length of a ``with self.running():`` block, restarted every 2 s
+    until then; subclasses say what to list (``_listing``) and what to do with each event (``_on``)."""
 
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
+    def _listing(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        """The list function of the watch, its arguments and keyword arguments."""
         raise NotImplementedError
+
+    def _on(self, event: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        list_function, args, kwargs = self._listing()
+        while not self._stop.is_set():
+            for event in watch.Watch().stream(list_function, *args, timeout_seconds=2, **kwargs):
+                self._on(event)
+                if self._stop.is_set():
+                    return
 
     @contextmanager
     def running(self) -> Iterator[Self]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from kubernetes import watch
 from sample_common.traffic import Load, Meter
 
 from tests.e2e.conftest import DWELL, WatchThread, deploy, events, ms_status, serving_url
@@ -30,16 +30,12 @@ class StatusWatch(WatchThread):
         self.failed_over: list[dict[str, Any]] = []
         self.degraded: list[dict[str, Any]] = []
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for event in watch.Watch().stream(
-                    kube.custom().list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL,
-                    field_selector=f"metadata.name={self.name}", timeout_seconds=2):
-                self._record(event["object"].get("status") or {})
-                if self._stop.is_set():
-                    return
+    def _listing(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        return (kube.custom().list_namespaced_custom_object, (GROUP, VERSION, self.namespace, PLURAL),
+                {"field_selector": f"metadata.name={self.name}"})
 
-    def _record(self, status: dict[str, Any]) -> None:
+    def _on(self, event: dict[str, Any]) -> None:
+        status = event["object"].get("status") or {}
         if (status.get("failover") or {}).get("active") or (status.get("failover") or {}).get("failedTracks"):
             self.failed_over.append(status["failover"])
         self.degraded += [c for c in status.get("conditions") or []

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from kubernetes import watch
 from sample_common.traffic import Load, Meter, Tally
 
 from tests.e2e.conftest import WatchThread, deploy, failover_status, fault
@@ -26,16 +27,13 @@ class ReplicaWatch(WatchThread):
         self.wanted: dict[str, int] = {}
         self.peak = 0
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for event in watch.Watch().stream(kube.apps().list_namespaced_deployment, self.namespace,
-                                              label_selector=self.selector, timeout_seconds=2):
-                obj = event["object"]
-                self.wanted[obj.metadata.name] = 0 if event["type"] == "DELETED" else obj.spec.replicas or 0
-                self.peak = max(self.peak, sum(self.wanted.values()))
-                if self._stop.is_set():
-                    return
+    def _listing(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        return kube.apps().list_namespaced_deployment, (self.namespace,), {"label_selector": self.selector}
 
+    def _on(self, event: dict[str, Any]) -> None:
+        obj = event["object"]
+        self.wanted[obj.metadata.name] = 0 if event["type"] == "DELETED" else obj.spec.replicas or 0
+        self.peak = max(self.peak, sum(self.wanted.values()))
 
 
 def _set_weights(namespace: str, name: str, weights: tuple[int, int]) -> None:

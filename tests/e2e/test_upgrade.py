@@ -13,17 +13,13 @@ from pathlib import Path
 import pytest
 from sample_common.traffic import Load, Meter
 
-from tests.e2e.conftest import RELEASE, RELEASE_NAMESPACE, serving_url
+from tests.e2e.conftest import RELEASE, RELEASE_NAMESPACE, helm_install, serving_url
 from tests.support import images as image_support
 from tests.support import kube
 from tests.support.kube import wait_for
 from tests.support.ms import MS_LABEL, sample_manifest, wait_converged
 
 pytestmark = [pytest.mark.cluster, pytest.mark.local_cluster]
-
-
-def _helm_install_current() -> None:
-    image_support.run("make", "--no-print-directory", "-C", str(kube.ROOT), "helm-install", timeout=300)
 
 
 @pytest.fixture
@@ -39,7 +35,7 @@ def previous_release(chart_operator: str) -> Iterator[Path]:
                           "--set", f"image.tag={image.split(':', 1)[1]}", "--wait", timeout=300)
         yield tree
     finally:
-        _helm_install_current()
+        helm_install()
 
 
 def _pre_stops(namespace: str, name: str) -> list[bool]:
@@ -58,7 +54,7 @@ def test_upgrading_from_the_previous_release_rolls_every_workload_and_fails_no_r
     assert _pre_stops(ns, "upg") == [False] * replicas  # the previous release's pod template
     with Load(meter, serving_url(meter, ns, "upg")) as load:
         upgraded_at = time.time()
-        _helm_install_current()
+        helm_install()
         wait_for(lambda: _pre_stops(ns, "upg") == [True] * replicas, timeout=240, interval=1,
                  what="every pod rolled to this release's template")
         wait_converged(ns, "upg", timeout=120)

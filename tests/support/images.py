@@ -32,10 +32,8 @@ def build() -> None:
 def build_previous_release() -> tuple[str, Path]:
     """`hack/previous-release.sh`: the operator image of the release the upgrade test starts from,
     and that release's tree (its chart and CRD)."""
-    image = run(str(kube.ROOT / "hack" / "previous-release.sh"), timeout=600).stdout.split()[-1]
-    commit = next(line.split("=", 1)[1] for line in (kube.ROOT / "hack" / "cluster" / "versions.env").read_text()
-                  .splitlines() if line.startswith("PREVIOUS_RELEASE_COMMIT="))
-    return image, kube.STATE / "previous" / commit
+    image, tree = run(str(kube.ROOT / "hack" / "previous-release.sh"), timeout=600).stdout.splitlines()[-1].split()
+    return image, Path(tree)
 
 
 def load_into_real_node(*images: str) -> None:

@@ -40,7 +40,7 @@ class PostgresOrders(OnDatabase):
             "INSERT INTO orders (key, user_id, item, quantity, unit_price, amount, status) "
             "VALUES (%s, %s, %s, %s, %s, %s, 'PENDING') ON CONFLICT (key) DO NOTHING "
             f"RETURNING {COLUMNS}",
-            (key, new.user_id, new.item, new.quantity, new.unit_price, new.quantity * new.unit_price))
+            (key, new.user_id, new.item, new.quantity, new.unit_price, new.total()))
         if row is not None:
             return _order(row), True
         first = await self.db.one(f"SELECT {COLUMNS} FROM orders WHERE key = %s", (key,))

@@ -25,6 +25,10 @@ class NewOrder(BaseModel):
     quantity: int = Field(default=1, ge=1, le=1000)
     unit_price: int = Field(default=100, alias="unitPrice", ge=1, le=1_000_000, description="Cents per item")
 
+    def total(self) -> int:
+        """Cents to debit for this order: quantity × unitPrice."""
+        return self.quantity * self.unit_price
+
 
 class Order(NewOrder):
     id: int
@@ -82,7 +86,7 @@ class MemoryOrders(InMemory):
         async with self._lock:
             if key in self._by_key:
                 return first_of_key(self._orders[self._by_key[key]], new)
-            order = Order(id=len(self._orders) + 1, key=key, amount=new.quantity * new.unit_price, status="PENDING",
+            order = Order(id=len(self._orders) + 1, key=key, amount=new.total(), status="PENDING",
                           **new.model_dump())
             self._orders[order.id] = order
             self._by_key[key] = order.id
