@@ -13,6 +13,10 @@ IMAGE_TAG ?= 0.1.0
 BASE_IMAGE ?= microservice-operator/base:bookworm
 IMAGES := microservice-operator:$(IMAGE_TAG) microservice-operator/user-service:$(IMAGE_TAG) \
 	microservice-operator/order-service:$(IMAGE_TAG)
+# The samples' databases (user-db, order-db): made here by hack/postgres-image.sh (Debian's postgresql);
+# on kind or minikube deploy the samples with POSTGRES_IMAGE=postgres:15 (the official image).
+LOCAL_POSTGRES_IMAGE := microservice-operator/postgres:15
+POSTGRES_IMAGE ?= $(LOCAL_POSTGRES_IMAGE)
 RELEASE ?= microservice-operator
 RELEASE_NAMESPACE ?= microservice-operator-system
 KIND_CLUSTER ?= kind
@@ -72,12 +76,12 @@ base-image: ## Make the local base image (debootstrap bookworm + python3, docker
 	@BASE_IMAGE=$(BASE_IMAGE) hack/base-image.sh
 
 .PHONY: docker-build
-docker-build: ## Build the operator and sample images (BASE_IMAGE=python:3.12-slim on machines with a registry)
+docker-build: ## Build the operator and sample images, and here the samples' PostgreSQL (BASE_IMAGE=python:3.12-slim on machines with a registry)
 	@BASE_IMAGE=$(BASE_IMAGE) IMAGE_TAG=$(IMAGE_TAG) hack/images.sh
 
 .PHONY: cluster-images
 cluster-images: docker-build ## Load the images into the local cluster's real node (containerd), under the tags the chart and samples use
-	@hack/cluster/load-images.sh $(IMAGES)
+	@hack/cluster/load-images.sh $(IMAGES) $(LOCAL_POSTGRES_IMAGE)
 
 .PHONY: kind-load
 kind-load: ## Load the images into a kind cluster (KIND_CLUSTER=kind); minikube users: minikube image load IMAGE
@@ -92,9 +96,10 @@ helm-install: ## Apply the CRDs and install or upgrade the chart into the curren
 	  --set image.tag=$(IMAGE_TAG) --wait
 
 .PHONY: deploy-samples
-deploy-samples: ## Apply the sample namespace and Microservices (user, order) to the current kubectl context
+deploy-samples: ## Apply the samples (namespace shop: Microservices user and order, databases user-db and order-db) to the current kubectl context
 	kubectl apply --server-side -f samples/manifests/namespace.yaml
-	kubectl apply --server-side -f samples/manifests/
+	for f in samples/manifests/*.yaml; do echo ---; sed 's#image: $(LOCAL_POSTGRES_IMAGE)$$#image: $(POSTGRES_IMAGE)#' "$$f"; done | \
+	  kubectl apply --server-side -f -
 
 .PHONY: bench
 bench: install ## Benchmarks P1–P5 against the raw-apply floor, P6–P7 on real requests; results in bench/results/ and the README

@@ -3,8 +3,10 @@
 It installs the operator with its Helm chart and the shipped samples, sends requests to both
 services all along (a new connection each, counted by the X-Served-By header of the pod that
 answered), and shows per track the configured and effective weights next to the share of requests
-actually served and the errors. Then it edits weights, scales, and makes order's primary fail its
-readiness probe with the samples' fault switch: the requests move to the standby, and back.
+actually served and the errors. Each service keeps its data in its own PostgreSQL (user-db,
+order-db), and orders are placed all along. Then it edits weights, scales, and makes order's primary
+fail its readiness probe with the samples' fault switch: the requests move to the standby, and back,
+with orders still confirmed; at the end every order is settled and the user's balance adds up.
 
 Every change is a command, printed before it runs. On a terminal a live view (rich); without one,
 plain lines. The cluster, the operator and the samples are left running at the end.
@@ -19,7 +21,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
+import uuid
+from collections import Counter, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,8 +73,7 @@ class Traffic:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        spec = json.loads(kubectl("get", "service", self.service, "-n", NS, "-o", "json", show=False))["spec"]
-        url = f"http://{spec['clusterIP']}:{spec['ports'][0]['port']}/healthz"
+        url = service_url(self.service, "/healthz")
         self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
         self._thread.start()
 
@@ -91,6 +93,50 @@ class Traffic:
             self._thread.join(timeout=10)
 
 
+class Orders:
+    """Orders placed all along for one user, each with its own Idempotency-Key, sent again with that
+    key when no answer comes (as a careful client does); their statuses, counted."""
+
+    def __init__(self, url: str, user_id: int, every: float = 0.25) -> None:
+        self.url, self.user_id, self.every = url, user_id, every
+        self.ids: dict[str, int] = {}
+        self.statuses: Counter[str] = Counter()
+        self.resent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.place(f"demo-{uuid.uuid4()}")
+
+    def place(self, key: str) -> None:
+        for _ in range(10):
+            try:
+                code, order = HostMeter().call("POST", self.url, body={"userId": self.user_id, "item": "book"},
+                                               headers={"Idempotency-Key": key})
+            except OSError:
+                code, order = 0, None
+            if code in (201, 202, 422) and isinstance(order, dict):
+                self.ids[key] = order["id"]
+                self.statuses[order["status"]] += 1
+                return
+            self.resent += 1
+            time.sleep(0.5)
+        self.statuses["UNANSWERED"] += 1
+
+    def line(self) -> str:
+        counts = ", ".join(f"{n:,} {status}" for status, n in sorted(self.statuses.items())) or "none yet"
+        return f"  orders: {sum(self.statuses.values()):,} placed ({counts}); {self.resent} sent again"
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+
+
 class Screen:
     """Where the demo writes: a rich live view on a terminal, plain lines otherwise."""
 
@@ -99,6 +145,7 @@ class Screen:
         self.lines: list[Text] = []
         self.live: Live | None = None
         self.traffic: dict[str, Traffic] = {}
+        self.orders: Orders | None = None
 
 
 SCREEN = Screen()
@@ -140,7 +187,8 @@ def track_table(obj: dict[str, Any]) -> Table:
 
 
 def view() -> Group:
-    return Group(*[track_table(m) for _, m in sorted(snapshot().items())], *SCREEN.lines)
+    orders = [Text(SCREEN.orders.line())] if SCREEN.orders else []
+    return Group(*[track_table(m) for _, m in sorted(snapshot().items())], *orders, *SCREEN.lines)
 
 
 def plain_status() -> None:
@@ -155,6 +203,8 @@ def plain_status() -> None:
             line += f" | served {served} of {recent.sent} requests in the last {RECENT_SECONDS:.0f} s, " \
                     f"{recent.failed} failed"
         print(line, flush=True)
+    if SCREEN.orders is not None:
+        print(SCREEN.orders.line(), flush=True)
 
 
 def wait(description: str, done: Callable[[dict[str, Any]], bool], timeout: float = STEP_TIMEOUT,
@@ -236,7 +286,8 @@ def install() -> None:
     command("helm", "upgrade", "--install", RELEASE, str(ROOT / "charts" / "microservice-operator"),
             "--namespace", RELEASE_NS, "--wait", "--timeout", "3m")
     wait_namespace_usable()
-    say("2. The sample services: user split 90/10 over v1/v2; order with a primary and a cold standby")
+    say("2. The sample services, each on its own PostgreSQL (user-db, order-db, on provisioned volumes):"
+        " user split 90/10 over v1/v2; order with a primary and a cold standby")
     kubectl("apply", "--server-side", "-f", str(ROOT / "samples" / "manifests" / "namespace.yaml"))
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "samples" / "manifests"))
     wait("user runs 9/1 and order 4/0, all ready", lambda s: ready_as("user", {"v1": 9, "v2": 1})(s)
@@ -261,6 +312,7 @@ def story() -> None:
     for service in ("user", "order"):
         SCREEN.traffic[service] = Traffic(service)
         SCREEN.traffic[service].start()
+    start_orders()
     wait("the first requests are counted", lambda s: all(t.last().sent for t in SCREEN.traffic.values()),
          settle=RECENT_SECONDS)
     say("4. Shift user's traffic: 90/10 → 50/50 → 0/100")
@@ -280,12 +332,58 @@ def story() -> None:
     fault("primary", "ready")
     wait("traffic fails back (after failbackAfterSeconds: 10)", failed_over(False))
     wait("every request of order is the primary's", served_only("order", "primary"))
+    say("8. Every order is settled, and the user's balance adds up")
+    check_orders()
+
+
+def service_url(service: str, path: str) -> str:
+    spec = json.loads(kubectl("get", "service", service, "-n", NS, "-o", "json", show=False))["spec"]
+    return f"http://{spec['clusterIP']}:{spec['ports'][0]['port']}{path}"
+
+
+START_BALANCE = 10_000_000  # cents
+
+
+def start_orders() -> None:
+    """A user with a balance, then orders for it all along (4 a second), through order's Service."""
+    users = service_url("user", "/users")
+    say(f"$ curl -X POST {users} -d '{{\"name\": \"Ada Lovelace\", ..., \"balance\": {START_BALANCE}}}'",
+        style="bold cyan")
+    code, user = HostMeter().call("POST", users, body={"name": "Ada Lovelace", "email": "ada@example.com",
+                                                       "balance": START_BALANCE})
+    if code != 201:
+        raise DemoError(f"user-service answered {code} to a new user: {user}")
+    SCREEN.orders = Orders(service_url("order", "/orders"), user["id"])
+    SCREEN.orders.start()
+
+
+def check_orders() -> None:
+    """Stops the orders; waits until none is PENDING (the recovery loop); the balance must add up."""
+    orders = SCREEN.orders
+    assert orders is not None
+    orders.stop()
+    url = service_url("order", "/orders")
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while True:
+        final = Counter(HostMeter().call("GET", f"{url}/{i}")[1].get("status") for i in orders.ids.values())
+        if not final["PENDING"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    code, user = HostMeter().call("GET", f"{service_url('user', '/users')}/{orders.user_id}")
+    expected = START_BALANCE - 100 * final["CONFIRMED"]
+    say(f"  orders: {len(orders.ids):,} placed, {final['CONFIRMED']:,} CONFIRMED, {final['PENDING']} PENDING, "
+        f"{final['REJECTED']} REJECTED; balance {user.get('balance'):,} = {START_BALANCE:,} - "
+        f"{final['CONFIRMED']:,} × 100: {'yes' if user.get('balance') == expected else 'NO'}")
+    if code != 200 or final["PENDING"] or user.get("balance") != expected or orders.statuses["UNANSWERED"]:
+        raise DemoError(f"the orders do not add up: {dict(final)}, balance {user}, expected {expected}")
 
 
 def summary() -> str:
     lines = [f"  {name}: {t.total.sent:,} requests, {t.total.failed:,} failed "
              f"({', '.join(f'{k} {n}' for k, n in t.total.errors.items()) or 'none'})"
              for name, t in SCREEN.traffic.items()]
+    if SCREEN.orders is not None:
+        lines.append(SCREEN.orders.line())
     return "\n".join(["Requests sent during the demo:", *lines])
 
 
@@ -305,6 +403,8 @@ def main() -> int:
     finally:
         for traffic in SCREEN.traffic.values():
             traffic.stop()
+        if SCREEN.orders is not None:
+            SCREEN.orders.stop()
     SCREEN.live = None
     print(f"\n{summary()}\n\nDemo finished in {time.monotonic() - started:.0f}s. The cluster, the operator and "
           f"the samples keep running:\n"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the operator and sample images: starts dockerd if needed, makes the local base image when
-# BASE_IMAGE is the locally made one, fills each wheelhouse for the base's Python, then builds.
+# BASE_IMAGE is the locally made one, fills each wheelhouse for the base's Python, then builds; with
+# the local base it also makes the samples' PostgreSQL image (hack/postgres-image.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,3 +25,5 @@ build user-service samples/user-service/Dockerfile "microservice-operator/user-s
   samples/common samples/user-service
 build order-service samples/order-service/Dockerfile "microservice-operator/order-service:$tag" \
   samples/common samples/order-service
+# The samples' PostgreSQL, where no registry offers the official image (the locally made base).
+if [ "$base" = "$local_base" ]; then hack/postgres-image.sh; fi

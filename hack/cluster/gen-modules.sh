@@ -64,7 +64,10 @@ write_module "$mods/helm" local.invalid/cluster/helm helm.sh/helm/v3 "$HELM_VERS
 
 # CoreDNS for the real node's cluster DNS: main.go in the module picks the plugins.
 write_module "$mods/coredns" local.invalid/cluster/coredns github.com/coredns/coredns "$COREDNS_VERSION" "" ""
-# modules/pause has no dependencies: its go.mod is written by hand.
+# The real node's PersistentVolumes, as kind provisions them (StorageClass standard).
+write_module "$mods/local-path" local.invalid/cluster/localpath github.com/rancher/local-path-provisioner \
+  "$LOCAL_PATH_PROVISIONER_VERSION" "" "" github.com/rancher/local-path-provisioner
+# modules/pause and modules/volume-helper have no dependencies: their go.mod is written by hand.
 
 write_module "$mods/gateway-api" local.invalid/cluster/gatewayapi sigs.k8s.io/gateway-api \
   "$GATEWAY_API_VERSION" "" ""

@@ -36,7 +36,7 @@ render() { # template, destination: replaces @VAR@ with the variable's value
   local src=$1 dest=$2 v expr=()
   for v in NODE_NAME NODE_IP NODE_BRIDGE NODE_LABEL NODE_LABEL_KEY NODE_LABEL_VALUE POD_CIDR POD_GATEWAY \
     CLUSTER_DNS_IP CLUSTER_DOMAIN KUBELET_PORT KUBELET_HEALTHZ_PORT PROXY_HEALTHZ_PORT PROXY_METRICS_PORT \
-    COREDNS_HEALTH_PORT COREDNS_READY_PORT COREDNS_METRICS_PORT PAUSE_IMAGE NODE_STATE RUN_DIR PKI; do
+    COREDNS_HEALTH_PORT COREDNS_READY_PORT COREDNS_METRICS_PORT PAUSE_IMAGE VOLUME_HELPER_IMAGE NODE_STATE RUN_DIR PKI; do
     expr+=(-e "s|@$v@|${!v}|g")
   done
   sed "${expr[@]}" "$src" > "$dest.tmp"
@@ -48,7 +48,7 @@ cmd_render() {
   mkdir -p "$NODE_STATE/cni/net.d" "$NODE_STATE/pod-logs"
   local f
   for f in containerd.toml kubelet.yaml kube-proxy.yaml Corefile resolv.conf admission.yaml \
-    podnodeselector.yaml node.yaml kube-dns.yaml; do
+    podnodeselector.yaml node.yaml kube-dns.yaml local-path.yaml; do
     render "$here/node/$f" "$NODE_STATE/$f"
   done
   render "$here/node/cni.conflist" "$NODE_STATE/cni/net.d/10-mso.conflist"
@@ -100,7 +100,7 @@ cmd_preflight() {
   for c in bridge host-local loopback; do
     [ -x "/usr/lib/cni/$c" ] || fail "CNI plugin /usr/lib/cni/$c is missing: run 'make install' (Debian package containernetworking-plugins)"
   done
-  for c in kubelet kube-proxy coredns pause; do
+  for c in kubelet kube-proxy coredns pause local-path-provisioner volume-helper; do
     [ -x "$bin/$c" ] || fail "$bin/$c is missing: run 'make cluster-binaries'"
   done
   [ -d /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || true
@@ -293,11 +293,15 @@ start_containerd() {
   mkdir -p "$RUN_DIR"
   start_daemon containerd containerd --config "$NODE_STATE/containerd.toml"
   wait_until 30 "containerd answering on $containerd_sock" ctr --address "$containerd_sock" version
-  if ! ctr_ images ls -q | grep -qxF "$PAUSE_IMAGE"; then
-    python3 "$here/oci-image.py" "$bin/pause" "$PAUSE_IMAGE" "$NODE_STATE/pause.tar"
-    ctr_ images import "$NODE_STATE/pause.tar" >/dev/null
-    rm -f "$NODE_STATE/pause.tar"
-  fi
+  import_binary_image pause "$PAUSE_IMAGE"
+  import_binary_image volume-helper "$VOLUME_HELPER_IMAGE"
+}
+
+import_binary_image() { # binary in .cluster/bin, image name: a one-binary image, unless present
+  ctr_ images ls -q | grep -qxF "$2" && return 0
+  python3 "$here/oci-image.py" "$bin/$1" "$2" "$NODE_STATE/$1.tar"
+  ctr_ images import "$NODE_STATE/$1.tar" >/dev/null
+  rm -f "$NODE_STATE/$1.tar"
 }
 
 # --- kubelet, kube-proxy, CoreDNS ------------------------------------------------------------
@@ -326,6 +330,14 @@ start_proxy_and_dns() {
   wait_until 60 "CoreDNS ready" http_ok "http://127.0.0.1:$COREDNS_READY_PORT/ready"
 }
 
+start_volume_provisioner() { # PersistentVolumes on the node: StorageClass standard, as on kind
+  mkdir -p "$NODE_STATE/volumes"
+  kc apply --server-side --force-conflicts -f "$NODE_STATE/local-path.yaml" >/dev/null
+  start_daemon local-path-provisioner "$bin/local-path-provisioner" start \
+    --kubeconfig "$kubeconfig" --namespace local-path-storage --provisioner-name rancher.io/local-path \
+    --service-account-name local-path-provisioner-service-account --helper-image "$VOLUME_HELPER_IMAGE"
+}
+
 # Host directories the kubelet, containerd and CNI create at fixed paths: the ones that did not
 # exist before the node first started are removed by `node.sh stop`.
 HOST_DIRS="/var/lib/kubelet /var/lib/cni /var/log/containers /var/run/netns"
@@ -351,6 +363,7 @@ cmd_start() {
   start_containerd
   start_kubelet
   start_proxy_and_dns
+  start_volume_provisioner
   say "node $NODE_NAME Ready ($NODE_IP, pods $POD_CIDR, DNS $CLUSTER_DNS_IP) in $((SECONDS - started))s"
 }
 
@@ -407,6 +420,7 @@ remove_cgroups() { # the kubelet's pod cgroups (cgroupfs driver), once their pro
 }
 
 cmd_stop() {
+  stop_daemon local-path-provisioner
   stop_daemon coredns
   if running kube-proxy || [ -f "$pids/kube-proxy.pid" ]; then
     stop_daemon kube-proxy

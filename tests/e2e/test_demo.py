@@ -1,5 +1,5 @@
 """make demo's script on the real node, without a terminal: plain lines, every command printed, real
-requests counted, exit 0."""
+requests counted, orders settled on the samples' databases, exit 0."""
 
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ def test_demo_plays_the_story_with_real_requests(chart_operator: str) -> None:
     assert any(shares.get("standby") == 100.0 for shares in order)  # failed over: the standby serves
     assert order[-1].get("primary") == 100.0  # failed back
     assert re.search(r"user: [\d,]+ requests, [\d,]+ failed", out)
+    # orders were placed through the failover and back, on the databases; all settled, the balance adds up
+    settled = re.search(r"orders: ([\d,]+) placed, ([\d,]+) CONFIRMED, 0 PENDING, 0 REJECTED; balance .*: yes", out)
+    assert settled and int(settled[2].replace(",", "")) == int(settled[1].replace(",", "")) > 50, out[-2000:]
     assert "\x1b[" not in out  # no terminal control sequences in a pipe
     assert "make cluster-down" in out
     wait_for(lambda: kube.kubectl("get", "namespace", "shop", check=False).returncode != 0, timeout=120,

@@ -1,4 +1,4 @@
-"""The three images, and running commands (docker, helm) for the tests that use them."""
+"""The images (operator, samples, their PostgreSQL), and running commands (docker, helm) for the tests."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ TAG = "0.1.0"
 OPERATOR_IMAGE = f"microservice-operator:{TAG}"
 USER_IMAGE = f"microservice-operator/user-service:{TAG}"
 ORDER_IMAGE = f"microservice-operator/order-service:{TAG}"
-ALL = (OPERATOR_IMAGE, USER_IMAGE, ORDER_IMAGE)
+POSTGRES_IMAGE = "microservice-operator/postgres:15"  # hack/postgres-image.sh
+ALL = (OPERATOR_IMAGE, USER_IMAGE, ORDER_IMAGE, POSTGRES_IMAGE)
 DOCKERD_PID = kube.STATE / "dockerd.pid"
 
 

@@ -311,13 +311,14 @@ def _drain(results: queue.Queue[Result], window: Window) -> None:
         window.end = max(window.end, result.done)
 
 
-def call(method: str, url: str, timeout: float = 5.0, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """One request with an optional JSON body: the status and the parsed JSON (or the text) of the answer.
-    Raises OSError when there is no answer."""
+def call(method: str, url: str, timeout: float = 5.0, body: dict[str, Any] | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One request with an optional JSON body and extra ``headers`` (say, Idempotency-Key): the status and
+    the parsed JSON (or the text) of the answer. Raises OSError when there is no answer."""
     data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} if data is not None else {}
+    sent = {**({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})}
     try:
-        status, _, raw = _exchange(method.upper(), url, timeout, data, headers)
+        status, _, raw = _exchange(method.upper(), url, timeout, data, sent)
     except http.client.HTTPException as err:
         raise ConnectionError(f"{type(err).__name__}: {err}") from err
     text = raw.decode(errors="replace")
@@ -335,7 +336,8 @@ class Meter(Protocol):
     def stream(self, url: str, stop: threading.Event | None = None, duration: float | None = None,
                window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0) -> Generator[Window, None, None]: ...
 
-    def call(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]: ...
+    def call(self, method: str, url: str, body: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]: ...
 
 
 class HostMeter:
@@ -348,8 +350,9 @@ class HostMeter:
                window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0) -> Generator[Window, None, None]:
         return stream(url, stop=stop, duration=duration, window=window, concurrency=concurrency, timeout=timeout)
 
-    def call(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        return call(method, url, body=body)
+    def call(self, method: str, url: str, body: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        return call(method, url, body=body, headers=headers)
 
 
 def settle(meter: Meter, url: str, pods: set[str], *, batch: int = 200, timeout: float = 90.0) -> int:
@@ -497,9 +500,11 @@ class PodMeter:
                           "--timeout", str(timeout))
         return Tally.from_json(json.loads(self._run(args, 60 + count * timeout / max(concurrency, 1))))
 
-    def call(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def call(self, method: str, url: str, body: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """As ``call``; raises ConnectionError when the pod got no answer, RuntimeError when kubectl failed."""
-        args = self._exec("call", method, url, *(["--body", json.dumps(body)] if body is not None else []))
+        args = self._exec("call", method, url, *(["--body", json.dumps(body)] if body is not None else []),
+                          *[arg for name, value in (headers or {}).items() for arg in ("--header", f"{name}: {value}")])
         done = subprocess.run([*self.kubectl, *args], capture_output=True, text=True, timeout=60, check=False)
         try:
             answer = json.loads(done.stdout)
@@ -596,8 +601,9 @@ def _run_stream(args: argparse.Namespace) -> int:
 
 def _run_call(args: argparse.Namespace) -> int:
     try:
+        headers = {name.strip(): value.strip() for name, _, value in (h.partition(":") for h in args.header)}
         status, body = call(args.method, args.url, timeout=args.timeout,
-                            body=json.loads(args.body) if args.body else None)
+                            body=json.loads(args.body) if args.body else None, headers=headers)
     except OSError as err:
         print(json.dumps({"error": classify(err), "detail": str(err)}))
         return 1
@@ -624,6 +630,7 @@ def _parser() -> argparse.ArgumentParser:
     single.add_argument("method")
     single.add_argument("url")
     single.add_argument("--body", help="a JSON object to send")
+    single.add_argument("--header", action="append", default=[], metavar="NAME: VALUE", help="a header to send")
     single.add_argument("--timeout", type=float, default=5.0)
     return parser
 

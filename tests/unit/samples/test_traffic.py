@@ -45,6 +45,7 @@ class Backend:
     def __init__(self, answer: Answer) -> None:
         self.hits = 0
         self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
         self.release = threading.Event()  # lets hanging handlers finish at teardown
         lock, backend = threading.Lock(), self
 
@@ -55,6 +56,7 @@ class Backend:
                     n = backend.hits
                     backend.hits += 1
                     backend.bodies.append(body)
+                    backend.headers.append(dict(self.headers.items()))
                 reply = answer(n, backend.release)
                 if reply is None:
                     return
@@ -272,6 +274,17 @@ def test_call_sends_json_and_parses_the_answer(serve: Callable[[Answer], Backend
     assert call("GET", backend.url) == (500, "oops")
     with pytest.raises(ConnectionRefusedError):
         call("GET", f"http://127.0.0.1:{free_port()}/", timeout=1)
+
+
+def test_call_and_the_cli_send_extra_headers(serve: Callable[[Answer], Backend]) -> None:
+    backend = serve(lambda n, _: (201, "v1/1", b'{"id": 7}'))
+    assert call("POST", backend.url, body={}, headers={"Idempotency-Key": "k-1"}) == (201, {"id": 7})
+    done = _cli("call", "POST", backend.url, "--body", "{}", "--header", "Idempotency-Key: k-2",
+                "--header", "X-Request-ID:r-9")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"status": 201, "body": {"id": 7}}
+    assert [(h["Idempotency-Key"], h["Content-Type"]) for h in backend.headers] == [
+        ("k-1", "application/json"), ("k-2", "application/json")]
+    assert backend.headers[1]["X-Request-ID"] == "r-9"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
