@@ -20,6 +20,8 @@ POSTGRES_IMAGE ?= $(LOCAL_POSTGRES_IMAGE)
 RELEASE ?= microservice-operator
 RELEASE_NAMESPACE ?= microservice-operator-system
 KIND_CLUSTER ?= kind
+# make demo's routing of user: Replicas, or GatewayAPI (an HTTPRoute through the local Gateway)
+ROUTING ?= Replicas
 
 .PHONY: help
 help: ## List the targets
@@ -106,5 +108,5 @@ bench: install ## Benchmarks P1–P5 against the raw-apply floor, P6–P7 on rea
 	$(PY) -m bench.run --size full
 
 .PHONY: demo
-demo: install cluster-up cluster-images ## The product on the real node: chart, samples, live requests through weight edits, scaling, failover, failback
-	$(PY) hack/demo.py
+demo: install cluster-up cluster-images ## The product on the real node: chart, samples, live requests through weight edits, scaling, failover, failback (ROUTING=GatewayAPI: user through the Gateway)
+	ROUTING=$(ROUTING) $(PY) hack/demo.py

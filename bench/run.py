@@ -1,5 +1,5 @@
 """make bench: P1–P5 on the local cluster, as ratios against the raw-apply floor of the same run, and
-P6–P7 on its real node with real requests (split accuracy, end-to-end failover).
+P6–P8 on its real node with real requests (split accuracy, end-to-end failover, the two strategies).
 
     python -m bench.run [--size full|smoke] [--no-readme]
 
@@ -49,7 +49,8 @@ class Size:
 SIZES = {"full": Size(p1=100, p3=1000, idle_seconds=60, p5=20, p6_requests=10_000, p7_trials=3),
          "smoke": Size(p1=3, p3=10, idle_seconds=3, p5=2, p6_requests=500, p7_trials=1)}
 TARGETS = {"P1 p50": 1.5, "P1 p99": 3.0, "P2 p50": 1.5, "P3": 2.0, "P3 RSS MiB": 150, "P4 writes": 0,
-           "P4 CPU %": 2.0, "P5 p99 s": 1.0, "P6 points": 1.0, "P7 vs probe bound": 1.0, "P7 failed %": 5.0}
+           "P4 CPU %": 2.0, "P5 p99 s": 1.0, "P6 points": 1.0, "P7 vs probe bound": 1.0, "P7 failed %": 5.0,
+           "P8 Gateway points": 0.5}
 
 
 def progress(message: str) -> None:
@@ -85,6 +86,8 @@ def measure(size: Size, operator: OperatorProcess, bench: f.Bench) -> dict[str, 
     p6 = traffic.p6_split(real, size.p6_requests)
     progress(f"P7: {size.p7_trials} failovers under load on the real node")
     p7 = traffic.p7_failover(real, size.p7_trials)
+    progress(f"P8: both strategies, {size.p6_requests} requests each, on the real node")
+    p8 = traffic.p8_strategies(real, size.p6_requests)
     return {
         "P1": {"operator": f.summary(op1), "floor": f.summary(fl1)},
         "P2": {"operator": f.summary(op2), "floor": f.summary(fl2), "parallel_floor": f.summary(par2)},
@@ -93,6 +96,7 @@ def measure(size: Size, operator: OperatorProcess, bench: f.Bench) -> dict[str, 
         "P5": {"minus_dwell": f.summary(p5)},
         "P6": p6,
         "P7": p7,
+        "P8": p8,
     }
 
 
@@ -110,6 +114,10 @@ def ratios(raw: dict[str, Any]) -> dict[str, float]:
         "P6 points": raw["P6"]["max_abs_delta_points"],
         "P7 vs probe bound": max(raw["P7"]["seconds"]) / raw["P7"]["probe_bound_seconds"],
         "P7 failed %": 100 * raw["P7"]["failed"] / max(raw["P7"]["sent"], 1),
+        "P8 Gateway points": max(v["points_off"] for k, v in raw["P8"]["GatewayAPI"].items()
+                                 if k != "edit_to_split_seconds"),
+        "P8 Gateway edit vs Replicas": (raw["P8"]["GatewayAPI"]["edit_to_split_seconds"]
+                                        / raw["P8"]["Replicas"]["edit_to_split_seconds"]),
     }
 
 
@@ -144,14 +152,32 @@ def table(result: dict[str, Any]) -> str:
          "P7 vs probe bound", "≤ 1×"),
         ("P7 failed requests during the failovers", f"{raw['P7']['failed']} of {raw['P7']['sent']}", "—",
          "P7 failed %", "≤ 5 %"),
+        *p8_rows(raw["P8"]),
     ]
     lines = ["| Figure | Operator | Floor | Ratio / value | Target | Met |", "|---|---|---|---|---|---|"]
     for label, op, floor, key, target in rows:
-        ratio_keys = ("P1 p50", "P1 p99", "P2 p50", "P2 p50 vs parallel floor", "P3", "P7 vs probe bound")
+        ratio_keys = ("P1 p50", "P1 p99", "P2 p50", "P2 p50 vs parallel floor", "P3", "P7 vs probe bound",
+                      "P8 Gateway edit vs Replicas")
         value = "" if key is None else (f"{measured[key]:.2f}×" if key in ratio_keys else f"{measured[key]:.2f}")
         met = "" if key not in result["met"] else ("yes" if result["met"][key] else "**no**")
         lines.append(f"| {label} | {op} | {floor} | {value} | {target} | {met} |")
     return "\n".join(lines)
+
+
+def p8_rows(p8: dict[str, Any]) -> list[tuple[str, str, str, str | None, str]]:
+    """P8's rows: the Operator column is GatewayAPI (through Traefik), the Floor column Replicas."""
+    gateway, replicas = p8["GatewayAPI"], p8["Replicas"]
+    rows: list[tuple[str, str, str, str | None, str]] = []
+    for split in (k for k in gateway if k != "edit_to_split_seconds"):
+        last = split.startswith("90/10")
+        rows.append((f"P8 {split}, {p8['requests']:,} requests: abs(measured − configured), GatewayAPI | Replicas",
+                     f"{gateway[split]['points_off']:.2f} points ({gateway[split]['failed']} failed)",
+                     f"{replicas[split]['points_off']:.2f} points ({replicas[split]['failed']} failed)",
+                     "P8 Gateway points" if last else None, "≤ 0.5 point, both splits" if last else ""))
+    rows.append(("P8 weight edit 90/10 → 50/50 → served 50/50, GatewayAPI | Replicas",
+                 f"{gateway['edit_to_split_seconds']:.1f} s", f"{replicas['edit_to_split_seconds']:.1f} s",
+                 "P8 Gateway edit vs Replicas", ""))
+    return rows
 
 
 def met(measured: dict[str, float]) -> dict[str, bool]:

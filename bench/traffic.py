@@ -1,9 +1,12 @@
-"""P6 and P7 on the real node, with real requests (the project's traffic meter, from the host).
+"""P6, P7 and P8 on the real node, with real requests (the project's traffic meter, from the host).
 
 P6: split accuracy, |measured share − status effectiveWeight| in points over N requests.
 P7: end-to-end failover, the primary's pods made unready by the fault switch → 99 % of the
 requests served by the warm standby; the failed requests meanwhile; next to the settings that
 bound it (the readiness probe's period × failure threshold, and unhealthyAfterSeconds).
+P8: the two strategies side by side: split accuracy (|measured share − configured weight|) at 99/1 on
+2 pods and 90/10 on 10 pods, and the time from a 90/10 → 50/50 edit to the new split being served;
+Replicas through the Service (kube-proxy), GatewayAPI through the local Gateway (Traefik).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sample_common.traffic import HostMeter, Load, compare, settle
+from sample_common.traffic import HostMeter, Load, Tally, compare, settle
 
 from tests.support import images, kube
 from tests.support.kube import wait_for
@@ -84,3 +87,62 @@ def probe_bound_seconds() -> int:
     """The slowest the settings allow: the fault lands just after a passing probe, so the pod is
     unready failureThreshold periods later, and the operator waits unhealthyAfterSeconds more."""
     return PROBE_PERIOD_SECONDS * PROBE_FAILURE_THRESHOLD + UNHEALTHY_AFTER_SECONDS
+
+
+def _gateway_port() -> str:
+    env = (kube.ROOT / "hack" / "cluster" / "node" / "node.env").read_text()
+    return next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("GATEWAY_PORT="))
+
+
+def _deploy(namespace: str, name: str, strategy: str, weights: tuple[int, int], replicas: int,
+            ) -> tuple[str, dict[str, str] | None]:
+    """A 2-track Microservice with ``strategy``; the URL and headers that reach it, once settled."""
+    routing: dict[str, Any] = {"strategy": strategy}
+    headers = None
+    if strategy == "GatewayAPI":
+        host = f"{name}.{namespace}.test"
+        routing["gateway"] = {"parentRefs": [{"name": "local", "namespace": "gateway-system"}], "hostnames": [host]}
+        headers = {"Host": host}
+    kube.apply_obj(sample_manifest(namespace, name, [("v1", weights[0]), ("v2", weights[1])], replicas=replicas,
+                                   routing=routing))
+    wait_converged(namespace, name, timeout=180)
+    kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", replicas)
+    url = f"http://127.0.0.1:{_gateway_port()}/healthz" if headers else _url(namespace, name)
+    settle(HostMeter(), url, kube.ready_pod_names(namespace, f"{MS_LABEL}={name}"), headers=headers)
+    return url, headers
+
+
+def _off_by(tally: Tally, weights: tuple[int, int]) -> float:
+    """The largest |measured share − configured weight| of the two tracks, in points."""
+    return max(abs(100 * tally.served.get(track, 0) / tally.sent - w) for track, w in zip(("v1", "v2"), weights,
+                                                                                          strict=True))
+
+
+def _edit_to_split(namespace: str, name: str, url: str, headers: dict[str, str] | None) -> float:
+    """Seconds from the 90/10 → 50/50 edit until a quarter-second window is served at least 45 % by v2."""
+    with Load(HostMeter(), url, headers=headers) as load:
+        edited_at = time.time()
+        kube.kubectl("patch", "ms", name, "-n", namespace, "--type=json", "-p",
+                     '[{"op":"replace","path":"/spec/tracks/0/weight","value":50},'
+                     '{"op":"replace","path":"/spec/tracks/1/weight","value":50}]')
+        followed = wait_for(lambda: load.first_time(edited_at, "v2", 45), timeout=120, what="the 50/50 split")
+    return followed - edited_at
+
+
+def p8_strategies(namespace: str, requests: int) -> dict[str, Any]:
+    """Replicas and GatewayAPI side by side, one Microservice at a time."""
+    out: dict[str, Any] = {"requests": requests}
+    for strategy in ("Replicas", "GatewayAPI"):
+        row: dict[str, Any] = {}
+        for weights, replicas in (((99, 1), 2), ((90, 10), 10)):
+            name = f"p8-{strategy.lower()}-{weights[1]}"
+            url, headers = _deploy(namespace, name, strategy, weights, replicas)
+            tally = HostMeter().measure(url, count=requests, concurrency=8, headers=headers)
+            row[f"{weights[0]}/{weights[1]} on {replicas} pods"] = {
+                "points_off": round(_off_by(tally, weights), 2), "failed": tally.failed,
+                "v2_percent": round(100 * tally.served.get("v2", 0) / tally.sent, 2)}
+            if replicas == 10:
+                row["edit_to_split_seconds"] = round(_edit_to_split(namespace, name, url, headers), 2)
+            kube.kubectl("delete", "ms", name, "-n", namespace, "--wait=false")
+        out[strategy] = row
+    return out

@@ -8,6 +8,10 @@ order-db), and orders are placed all along. Then it edits weights, scales, and m
 fail its readiness probe with the samples' fault switch: the requests move to the standby, and back,
 with orders still confirmed; at the end every order is settled and the user's balance adds up.
 
+With ROUTING=GatewayAPI (make demo ROUTING=GatewayAPI) user is routed by an HTTPRoute through the
+local cluster's Gateway (Traefik, Gateway gateway-system/local on 127.0.0.1), and its requests go
+there: the split is then per request, not per pod.
+
 Every change is a command, printed before it runs. On a terminal a live view (rich); without one,
 plain lines. The cluster, the operator and the samples are left running at the end.
 """
@@ -41,6 +45,8 @@ NS = "shop"
 RELEASE, RELEASE_NS = "microservice-operator", "microservice-operator-system"
 STEP_TIMEOUT = 120.0
 RECENT_SECONDS = 3.0  # the live share is over the requests of the last few seconds
+ROUTING = os.environ.get("ROUTING", "Replicas")
+USER_HOST = "user.shop.test"  # the HTTPRoute's host name with ROUTING=GatewayAPI
 
 
 class DemoError(Exception):
@@ -65,20 +71,20 @@ def kubectl(*args: str, show: bool = True, check: bool = True) -> str:
 class Traffic:
     """Requests to one Service from the host, all along; the windows of the last seconds are kept."""
 
-    def __init__(self, service: str) -> None:
-        self.service = service
+    def __init__(self, service: str, url: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self.service, self.url, self.headers = service, url, headers
         self.recent: deque[Window] = deque()
         self.total = Tally()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        url = service_url(self.service, "/healthz")
+        url = self.url or service_url(self.service, "/healthz")
         self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
         self._thread.start()
 
     def _run(self, url: str) -> None:
-        for window in HostMeter().stream(url, stop=self._stop, window=0.25, concurrency=2):
+        for window in HostMeter().stream(url, stop=self._stop, window=0.25, concurrency=2, headers=self.headers):
             self.recent.append(window)
             self.total = self.total + window.tally
             while self.recent and self.recent[0].end < time.time() - RECENT_SECONDS:
@@ -290,8 +296,27 @@ def install() -> None:
         " user split 90/10 over v1/v2; order with a primary and a cold standby")
     kubectl("apply", "--server-side", "-f", str(ROOT / "samples" / "manifests" / "namespace.yaml"))
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "samples" / "manifests"))
+    if ROUTING == "GatewayAPI":
+        route_user_through_the_gateway()
     wait("user runs 9/1 and order 4/0, all ready", lambda s: ready_as("user", {"v1": 9, "v2": 1})(s)
          and ready_as("order", {"primary": 4, "standby": 0})(s))
+
+
+def gateway_url(path: str) -> str:
+    env = dict(line.split("=", 1) for line in (ROOT / "hack" / "cluster" / "node" / "node.env").read_text()
+               .splitlines() if "=" in line and not line.startswith("#"))
+    return f"http://127.0.0.1:{env['GATEWAY_PORT']}{path}"
+
+
+def route_user_through_the_gateway() -> None:
+    """user's weights in an HTTPRoute on Gateway gateway-system/local; waits until the Gateway took it."""
+    routing = {"strategy": "GatewayAPI", "gateway": {
+        "parentRefs": [{"name": "local", "namespace": "gateway-system"}], "hostnames": [USER_HOST]}}
+    kubectl("patch", "ms", "user", "-n", NS, "--type=merge", "-p",
+            json.dumps({"spec": {"routing": routing}}, separators=(",", ":")))
+    wait("the Gateway accepted user's HTTPRoute", lambda s: any(
+        c["type"] == "RouteAccepted" and c["status"] == "True"
+        for c in ((s.get("user") or {}).get("status") or {}).get("conditions") or []))
 
 
 def wait_namespace_usable() -> None:
@@ -311,7 +336,11 @@ def story() -> None:
     say("3. Requests to both services from now on: a new connection each, counted by X-Served-By")
     for service in ("user", "order"):
         SCREEN.traffic[service] = Traffic(service)
-        SCREEN.traffic[service].start()
+    if ROUTING == "GatewayAPI":
+        say(f"  user's requests go through the Gateway: {gateway_url('/healthz')} with Host: {USER_HOST}")
+        SCREEN.traffic["user"] = Traffic("user", gateway_url("/healthz"), {"Host": USER_HOST})
+    for traffic in SCREEN.traffic.values():
+        traffic.start()
     start_orders()
     wait("the first requests are counted", lambda s: all(t.last().sent for t in SCREEN.traffic.values()),
          settle=RECENT_SECONDS)

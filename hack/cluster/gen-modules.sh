@@ -24,6 +24,11 @@ local_replaces() { # go.mod path, version for the siblings -> replace lines
     sort -u | while read -r m; do echo "replace $m => $m $2"; done
 }
 
+main_module_directives() { # go.mod path -> its replace blocks/lines and exclude lines, verbatim
+  # (they apply only in the main module, so a wrapper must carry them; local-path replaces are not here)
+  awk '/^replace \($/ {b=1} b {print} b && /^\)$/ {b=0; next} /^(replace|exclude) [^(]/ {print}' "$1"
+}
+
 write_module() { # dir, module path, requirement, version, godebug line, replaces, tools...
   local dir=$1 name=$2 req=$3 ver=$4 godebug=$5 replaces=$6; shift 6
   mkdir -p "$dir"; rm -f "$dir/go.mod" "$dir/go.sum"  # a module's own *.go sources stay
@@ -68,6 +73,12 @@ write_module "$mods/coredns" local.invalid/cluster/coredns github.com/coredns/co
 write_module "$mods/local-path" local.invalid/cluster/localpath github.com/rancher/local-path-provisioner \
   "$LOCAL_PATH_PROVISIONER_VERSION" "" "" github.com/rancher/local-path-provisioner
 # modules/pause and modules/volume-helper have no dependencies: their go.mod is written by hand.
+
+# Traefik, the Gateway of the GatewayAPI tests: its forks (replace) and its exclude, carried over.
+traefik_mod=$(upstream_gomod "github.com/traefik/traefik/v3@$TRAEFIK_VERSION")
+write_module "$mods/traefik" local.invalid/cluster/traefik github.com/traefik/traefik/v3 "$TRAEFIK_VERSION" \
+  "$(grep -m1 '^godebug' "$traefik_mod" || true)" "$(main_module_directives "$traefik_mod")" \
+  github.com/traefik/traefik/v3/cmd/traefik
 
 write_module "$mods/gateway-api" local.invalid/cluster/gatewayapi sigs.k8s.io/gateway-api \
   "$GATEWAY_API_VERSION" "" ""

@@ -36,7 +36,7 @@ render() { # template, destination: replaces @VAR@ with the variable's value
   local src=$1 dest=$2 v expr=()
   for v in NODE_NAME NODE_IP NODE_BRIDGE NODE_LABEL NODE_LABEL_KEY NODE_LABEL_VALUE POD_CIDR POD_GATEWAY \
     CLUSTER_DNS_IP CLUSTER_DOMAIN KUBELET_PORT KUBELET_HEALTHZ_PORT PROXY_HEALTHZ_PORT PROXY_METRICS_PORT \
-    COREDNS_HEALTH_PORT COREDNS_READY_PORT COREDNS_METRICS_PORT PAUSE_IMAGE VOLUME_HELPER_IMAGE NODE_STATE RUN_DIR PKI; do
+    COREDNS_HEALTH_PORT COREDNS_READY_PORT COREDNS_METRICS_PORT GATEWAY_PORT GATEWAY_PING_PORT PAUSE_IMAGE VOLUME_HELPER_IMAGE NODE_STATE RUN_DIR PKI; do
     expr+=(-e "s|@$v@|${!v}|g")
   done
   sed "${expr[@]}" "$src" > "$dest.tmp"
@@ -48,7 +48,7 @@ cmd_render() {
   mkdir -p "$NODE_STATE/cni/net.d" "$NODE_STATE/pod-logs"
   local f
   for f in containerd.toml kubelet.yaml kube-proxy.yaml Corefile resolv.conf admission.yaml \
-    podnodeselector.yaml node.yaml kube-dns.yaml local-path.yaml; do
+    podnodeselector.yaml node.yaml kube-dns.yaml local-path.yaml traefik.yaml gateway.yaml; do
     render "$here/node/$f" "$NODE_STATE/$f"
   done
   render "$here/node/cni.conflist" "$NODE_STATE/cni/net.d/10-mso.conflist"
@@ -100,7 +100,7 @@ cmd_preflight() {
   for c in bridge host-local loopback; do
     [ -x "/usr/lib/cni/$c" ] || fail "CNI plugin /usr/lib/cni/$c is missing: run 'make install' (Debian package containernetworking-plugins)"
   done
-  for c in kubelet kube-proxy coredns pause local-path-provisioner volume-helper; do
+  for c in kubelet kube-proxy coredns pause local-path-provisioner volume-helper traefik; do
     [ -x "$bin/$c" ] || fail "$bin/$c is missing: run 'make cluster-binaries'"
   done
   [ -d /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || true
@@ -131,6 +131,8 @@ ports_free() {
   check_port coredns 127.0.0.1 "$COREDNS_HEALTH_PORT" tcp "CoreDNS health"
   check_port coredns 127.0.0.1 "$COREDNS_READY_PORT" tcp "CoreDNS ready"
   check_port coredns 127.0.0.1 "$COREDNS_METRICS_PORT" tcp "CoreDNS metrics"
+  check_port traefik 127.0.0.1 "$GATEWAY_PORT" tcp "the Gateway's listener"
+  check_port traefik 127.0.0.1 "$GATEWAY_PING_PORT" tcp "the Gateway's health"
 }
 
 # --- network ---------------------------------------------------------------------------------
@@ -330,6 +332,21 @@ start_proxy_and_dns() {
   wait_until 60 "CoreDNS ready" http_ok "http://127.0.0.1:$COREDNS_READY_PORT/ready"
 }
 
+gateway_programmed() {
+  [ "$(kc get gateway local -n gateway-system \
+    -o jsonpath='{.status.conditions[?(@.type=="Programmed")].status}' 2>/dev/null)" = True ]
+}
+
+start_gateway() { # the Gateway API CRDs, Traefik, GatewayClass traefik and Gateway gateway-system/local
+  kc apply --server-side --force-conflicts -f "$state/gateway-api" >/dev/null
+  kc wait --for=condition=Established crd/gateways.gateway.networking.k8s.io \
+    crd/httproutes.gateway.networking.k8s.io --timeout=60s >/dev/null
+  kc apply --server-side --force-conflicts -f "$NODE_STATE/gateway.yaml" >/dev/null
+  start_daemon traefik env KUBECONFIG="$kubeconfig" "$bin/traefik" --configFile="$NODE_STATE/traefik.yaml"
+  wait_until 60 "the Gateway (Traefik) healthy" http_ok "http://127.0.0.1:$GATEWAY_PING_PORT/ping"
+  wait_until 60 "Gateway gateway-system/local Programmed" gateway_programmed
+}
+
 start_volume_provisioner() { # PersistentVolumes on the node: StorageClass standard, as on kind
   mkdir -p "$NODE_STATE/volumes"
   kc apply --server-side --force-conflicts -f "$NODE_STATE/local-path.yaml" >/dev/null
@@ -364,7 +381,8 @@ cmd_start() {
   start_kubelet
   start_proxy_and_dns
   start_volume_provisioner
-  say "node $NODE_NAME Ready ($NODE_IP, pods $POD_CIDR, DNS $CLUSTER_DNS_IP) in $((SECONDS - started))s"
+  start_gateway
+  say "node $NODE_NAME Ready ($NODE_IP, pods $POD_CIDR, DNS $CLUSTER_DNS_IP, Gateway 127.0.0.1:$GATEWAY_PORT) in $((SECONDS - started))s"
 }
 
 # --- stop ------------------------------------------------------------------------------------
@@ -420,6 +438,7 @@ remove_cgroups() { # the kubelet's pod cgroups (cgroupfs driver), once their pro
 }
 
 cmd_stop() {
+  stop_daemon traefik
   stop_daemon local-path-provisioner
   stop_daemon coredns
   if running kube-proxy || [ -f "$pids/kube-proxy.pid" ]; then

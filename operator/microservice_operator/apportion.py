@@ -29,6 +29,24 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     return result
 
 
+def apportion_serving(total: int, weights: Sequence[int]) -> list[int]:
+    """As :func:`apportion`, but every track of positive weight gets at least one replica when ``total``
+    allows: each one taken from the track with the most (the earlier on a tie).
+
+    For routers that split per request (an HTTPRoute's weights): a track with traffic and no pod would
+    answer its share with errors, and a 1 % canary needs only one pod beside the stable one.
+    """
+    result = apportion(total, weights)
+    for i, weight in enumerate(weights):
+        if weight > 0 and result[i] == 0:
+            donor = max(range(len(result)), key=lambda j: (result[j], -j))
+            if result[donor] <= 1:
+                break  # fewer replicas than tracks with traffic: nothing left to give
+            result[donor] -= 1
+            result[i] = 1
+    return result
+
+
 def effective_weights(ready: Sequence[int]) -> list[int]:
     """Each track's share of traffic in percent when kube-proxy spreads it over ready pods."""
     all_ready = sum(ready)

@@ -15,7 +15,8 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 FAILED_OVER = "FailedOver"
-CONDITION_TYPES = (READY, PROGRESSING, DEGRADED, FAILED_OVER)
+ROUTE_ACCEPTED = "RouteAccepted"  # GatewayAPI strategy only: what the Gateway said of the HTTPRoute
+CONDITION_TYPES = (READY, PROGRESSING, DEGRADED, FAILED_OVER, ROUTE_ACCEPTED)
 
 # Reasons (CamelCase, stable: users and alerts match on them).
 REASON_ALL_READY = "AllReplicasReady"
@@ -28,6 +29,9 @@ REASON_FAILED_OVER = "FailedOver"
 REASON_NOT_FAILED_OVER = "NotFailedOver"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_GATEWAY_API_UNAVAILABLE = "GatewayAPIUnavailable"
+REASON_ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
+# Reasons that keep Ready False while the tracks may be fine: the phase is Degraded.
+BLOCKING_REASONS = (REASON_GATEWAY_API_UNAVAILABLE, REASON_ROUTE_NOT_ACCEPTED)
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class Facts:
     blocked_message: str = ""
     # Degraded's reason when it is not a lasting unhealthy track: Kubernetes' own (ProgressDeadlineExceeded).
     degraded_cause: str = REASON_TRACK_UNHEALTHY
+    # GatewayAPI strategy: RouteAccepted's status (True, False, Unknown), reason and message.
+    route: tuple[str, str, str] | None = None
 
 
 def _condition(ctype: str, status: bool, reason: str, message: str) -> dict[str, Any]:
@@ -51,7 +57,7 @@ def _condition(ctype: str, status: bool, reason: str, message: str) -> dict[str,
 
 
 def desired_conditions(obs: Facts) -> list[dict[str, Any]]:
-    """The four conditions, without times or generation."""
+    """The four conditions (five with RouteAccepted), without times or generation."""
     ready_msg = f"{obs.ready}/{obs.desired} replicas ready"
     if obs.blocked_reason:
         ready = _condition(READY, False, obs.blocked_reason, obs.blocked_message)
@@ -71,7 +77,9 @@ def desired_conditions(obs: Facts) -> list[dict[str, Any]]:
         _condition(FAILED_OVER, True, REASON_FAILED_OVER, obs.failover_reason or "") if obs.failover_active
         else _condition(FAILED_OVER, False, REASON_NOT_FAILED_OVER, "traffic follows the configured weights")
     )
-    return [ready, progressing, degraded, failed_over]
+    route = [] if obs.route is None else [
+        {"type": ROUTE_ACCEPTED, "status": obs.route[0], "reason": obs.route[1], "message": obs.route[2]}]
+    return [ready, progressing, degraded, failed_over, *route]
 
 
 def invalid_conditions(message: str) -> list[dict[str, Any]]:
@@ -104,7 +112,7 @@ def phase(conditions: list[dict[str, Any]]) -> Phase:
         return Phase.INVALID
     if by_type.get(FAILED_OVER, {}).get("status") == "True":
         return Phase.FAILED_OVER
-    if by_type.get(DEGRADED, {}).get("status") == "True" or ready.get("reason") == REASON_GATEWAY_API_UNAVAILABLE:
+    if by_type.get(DEGRADED, {}).get("status") == "True" or ready.get("reason") in BLOCKING_REASONS:
         return Phase.DEGRADED
     if ready.get("status") == "True":
         return Phase.READY

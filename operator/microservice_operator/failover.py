@@ -6,12 +6,12 @@ the shared Service's selector all come from :func:`decide`, and nothing else com
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from .api import MicroserviceSpec, Policy
-from .apportion import apportion
+from .api import MicroserviceSpec, Policy, Strategy
+from .apportion import apportion, apportion_serving
 
 REASON_PRIMARY_UNHEALTHY = "PrimaryUnhealthy"
 REASON_TRACKS_UNHEALTHY = "TracksUnhealthy"
@@ -52,8 +52,13 @@ class Decision:
 
 def base_replicas(spec: MicroserviceSpec) -> dict[str, int]:
     """The configured apportionment of spec.replicas, before any failover."""
-    counts = apportion(spec.replicas, [t.weight for t in spec.tracks])
+    counts = _replicas_for(spec)(spec.replicas, [t.weight for t in spec.tracks])
     return {t.name: n for t, n in zip(spec.tracks, counts, strict=True)}
+
+
+def _replicas_for(spec: MicroserviceSpec) -> Callable[[int, Sequence[int]], list[int]]:
+    """Replicas follow the weights; with a per-request split (GatewayAPI) a track with traffic keeps a pod."""
+    return apportion_serving if spec.routing.strategy is Strategy.GATEWAY_API else apportion
 
 
 def track_health(ready: int, desired: int, min_ready_percent: int) -> bool | None:
@@ -205,7 +210,7 @@ def _redistribute(
                        degraded_reason="every track is unhealthy")
     names = [t.name for t in spec.tracks]
     weights = dict(zip(names, apportion(100, serving), strict=True))
-    moved = dict(zip(names, apportion(spec.replicas, serving), strict=True))
+    moved = dict(zip(names, _replicas_for(spec)(spec.replicas, serving), strict=True))
     replicas = {n: configured.replicas[n] if n in failed else moved[n] for n in names}
     same = previous.active and set(previous.failed_tracks) == set(failed)
     state = previous if same else FailoverState(

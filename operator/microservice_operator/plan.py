@@ -22,7 +22,7 @@ from .podhealth import STALLED_REASONS, PodCounts, track_pods
 from .resources.common import LABEL_TRACK, MAX_NAME, child_name, selector_string
 from .resources.deployment import CONTAINER, build_deployment
 from .resources.service import build_service, build_track_service
-from .routing import all_routers, router_for
+from .routing import RouteAcceptance, all_routers, router_for
 from .shift import TrackPods, step, surge_pods
 from .statusview import previous_failover, previous_health, timestamp, track_statuses, weights_string
 
@@ -155,17 +155,17 @@ def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, no
     result.apply = [obj for obj in desired if needs_apply(obj, _observed_twin(obj, observed))]
     result.scale = [(d, stepped[track]) for track, d in leaving.items() if stepped[track] != _wanted(d)]
     result.delete = _stale(ms, desired, observed, leaving)
-    blocked = None
     if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
-        blocked = conditions.REASON_GATEWAY_API_UNAVAILABLE
         result.apply = [o for o in result.apply if o["kind"] != "HTTPRoute"]
+    route = router.acceptance(ms, observed.routes) if observed.route_api_available else None
     # What the live Service selects is what serves; before it exists, what it will select.
     selected = _selected(ms, observed) if child_name(ms) in observed.services else decision.selector_track
     tracks = track_statuses(ms, ready, decision, health, router, selected=selected,
                             problems={name: c.problem for name, c in counts.items() if c.problem})
     converged = (not result.apply and not result.delete and not leaving
                  and decision.replicas == target.replicas)
-    result.status = _status(ms, status, tracks, observed, decision, converged=converged, blocked=blocked, now=now)
+    result.status = _status(ms, status, tracks, observed, decision, converged=converged,
+                            blocked=_blocked(ms, observed, route), route=route, now=now)
     result.events = _events(ms, status, result, observed, decision)
     return result
 
@@ -274,8 +274,20 @@ def is_subset(want: Any, have: Any) -> bool:
     return bool(want == have)
 
 
+def _blocked(ms: Microservice, observed: Observed, route: RouteAcceptance | None) -> tuple[str, str] | None:
+    """Why Ready is False although the tracks may serve: no Gateway API, or a Gateway refused the route."""
+    if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
+        return (conditions.REASON_GATEWAY_API_UNAVAILABLE,
+                "the Gateway API CRDs (HTTPRoute gateway.networking.k8s.io/v1) are not installed; "
+                "install them or set spec.routing.strategy to Replicas")
+    if route is not None and route.status == "False":
+        return conditions.REASON_ROUTE_NOT_ACCEPTED, route.message
+    return None
+
+
 def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any]], observed: Observed,
-            decision: Decision, *, converged: bool, blocked: str | None, now: datetime) -> dict[str, Any]:
+            decision: Decision, *, converged: bool, blocked: tuple[str, str] | None, route: RouteAcceptance | None,
+            now: datetime) -> dict[str, Any]:
     desired = sum(t["replicas"] for t in tracks)
     ready = sum(t["readyReplicas"] for t in tracks)
     rolled_out = all(_rolled_out(observed.deployments.get(t.name)) for t in ms.spec.tracks)
@@ -283,9 +295,9 @@ def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any
     facts = conditions.Facts(
         desired=desired, ready=ready, converged=converged and rolled_out,
         degraded_reason=degraded, degraded_cause=cause, failover_active=decision.failover.active,
-        failover_reason=decision.failover.reason, blocked_reason=blocked,
-        blocked_message="the Gateway API CRDs (HTTPRoute gateway.networking.k8s.io/v1) are not installed; "
-        "install them or set spec.routing.strategy to Replicas" if blocked else "",
+        failover_reason=decision.failover.reason, blocked_reason=blocked[0] if blocked else None,
+        blocked_message=blocked[1] if blocked else "",
+        route=(route.status, route.reason, route.message) if route else None,
     )
     conds = conditions.merge(status.get("conditions") or [], conditions.desired_conditions(facts),
                              ms.generation, timestamp(now))

@@ -3,6 +3,7 @@ requests counted, orders settled on the samples' databases, exit 0."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -22,13 +23,16 @@ def _served(out: str, service: str) -> list[dict[str, float]]:
 
 
 @pytest.mark.timeout(600)
-def test_demo_plays_the_story_with_real_requests(chart_operator: str) -> None:
-    log = kube.ROOT / ".cluster" / "logs" / "demo-test.log"  # kept, to read even after a timeout
+@pytest.mark.parametrize("routing", ["Replicas", "GatewayAPI"])
+def test_demo_plays_the_story_with_real_requests(chart_operator: str, routing: str) -> None:
+    log = kube.ROOT / ".cluster" / "logs" / f"demo-test-{routing}.log"  # kept, to read even after a timeout
+    wait_for(lambda: kube.kubectl("get", "namespace", "shop", check=False).returncode != 0, timeout=120,
+             what="namespace shop of an earlier run to go")
     try:
         with log.open("w") as out_file:
             result = subprocess.run([sys.executable, str(kube.ROOT / "hack" / "demo.py")], stdout=out_file,
                                     stderr=subprocess.PIPE, text=True, timeout=540, check=False,
-                                    stdin=subprocess.DEVNULL)
+                                    stdin=subprocess.DEVNULL, env={**os.environ, "ROUTING": routing})
     finally:
         kube.kubectl("delete", "namespace", "shop", "--wait=false", check=False)
     out = log.read_text()
@@ -37,6 +41,8 @@ def test_demo_plays_the_story_with_real_requests(chart_operator: str) -> None:
                     "$ kubectl scale ms/user -n shop --replicas=4", "/fault/unready", "/fault/ready"):
         assert command in out
     assert "v1=0/0 v2=4/4" in out and "phase=FailedOver" in out and "failover=True" in out
+    if routing == "GatewayAPI":  # user's requests went through the Gateway, by its HTTPRoute
+        assert "$ kubectl patch ms user -n shop --type=merge" in out and "go through the Gateway" in out
     user = _served(out, "user")
     assert user[-1].get("v2") == 100.0  # after 0/100 and the scale, every request is v2's
     assert any(abs(shares.get("v1", 0) - 50) <= 15 for shares in user)  # at 50/50, over a few seconds

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from microservice_operator.apportion import apportion, effective_weights
+from microservice_operator.apportion import apportion, apportion_serving, effective_weights
 
 
 @pytest.mark.parametrize(("replicas", "weights", "expected"), [
@@ -54,3 +54,18 @@ def test_properties(replicas: int, weights: list[int]) -> None:
 ])
 def test_effective_weights(ready: list[int], expected: list[int]) -> None:
     assert effective_weights(ready) == expected
+
+
+@pytest.mark.parametrize(("total", "weights", "expected"), [
+    (2, [99, 1], [1, 1]),            # the 1 % canary with two pods
+    (10, [90, 10], [9, 1]),          # as apportion when every track with traffic has a pod anyway
+    (3, [50, 30, 20], [1, 1, 1]),
+    (3, [98, 1, 1], [1, 1, 1]),
+    (2, [98, 1, 1], [1, 1, 0]),      # fewer replicas than tracks with traffic
+    (4, [100, 0], [4, 0]),           # a weight of 0 still gets nothing
+    (0, [99, 1], [0, 0]),
+])
+def test_apportion_serving_keeps_a_pod_for_every_track_with_traffic(total: int, weights: list[int],
+                                                                      expected: list[int]) -> None:
+    assert apportion_serving(total, weights) == expected
+    assert sum(expected) == total

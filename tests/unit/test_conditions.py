@@ -32,6 +32,9 @@ def test_last_transition_time_moves_when_status_flips() -> None:
     (facts(ready=1, degraded_reason="unhealthy tracks: a"), Phase.DEGRADED),
     (facts(failover_active=True, failover_reason="x", degraded_reason="y"), Phase.FAILED_OVER),
     (facts(blocked_reason=c.REASON_GATEWAY_API_UNAVAILABLE, blocked_message="no CRDs"), Phase.DEGRADED),
+    (facts(blocked_reason=c.REASON_ROUTE_NOT_ACCEPTED, blocked_message="refused",
+           route=("False", "NotAllowedByListeners", "refused")), Phase.DEGRADED),
+    (facts(route=("Unknown", "NoGatewayStatus", "no Gateway yet")), Phase.READY),
 ])
 def test_phase_summarizes_the_conditions(obs: c.Facts, phase: Phase) -> None:
     assert c.phase(c.merge([], c.desired_conditions(obs), 1, "t")) is phase
@@ -47,3 +50,10 @@ def test_invalid_spec_is_ready_false_with_reason() -> None:
 def test_gateway_unavailable_is_the_ready_reason() -> None:
     conds = c.desired_conditions(facts(blocked_reason=c.REASON_GATEWAY_API_UNAVAILABLE, blocked_message="m"))
     assert conds[0] == {"type": "Ready", "status": "False", "reason": "GatewayAPIUnavailable", "message": "m"}
+
+
+def test_route_accepted_is_a_fifth_condition_only_when_there_is_a_route() -> None:
+    assert [x["type"] for x in c.desired_conditions(facts())] == ["Ready", "Progressing", "Degraded", "FailedOver"]
+    conds = c.desired_conditions(facts(route=("True", "Accepted", "accepted by Gateway g/local")))
+    assert conds[-1] == {"type": "RouteAccepted", "status": "True", "reason": "Accepted",
+                         "message": "accepted by Gateway g/local"}

@@ -31,6 +31,8 @@ def converged_world(b: dict[str, Any], ready: dict[str, int] | None = None) -> t
             live["status"] = {"observedGeneration": 1, "replicas": obj["spec"]["replicas"], "readyReplicas": n,
                               "updatedReplicas": obj["spec"]["replicas"]}
             observed.deployments[track] = live
+        elif obj["kind"] == "HTTPRoute":
+            observed.routes[obj["metadata"]["name"]] = live
         else:
             observed.services[obj["metadata"]["name"]] = live
     return observed, {**b, "status": first.status}
@@ -175,6 +177,39 @@ def test_gateway_strategy_without_crds_is_reported_and_other_children_still_appl
     assert "HTTPRoute" not in [o["kind"] for o in p.apply] and len(p.apply) == 5
     ready = p.status["conditions"][0]
     assert ready["reason"] == "GatewayAPIUnavailable" and "Gateway API CRDs" in ready["message"]
+
+
+def gateway_world(route_status: dict[str, Any] | None) -> tuple[dict[str, Any], Observed]:
+    """A converged GatewayAPI Microservice whose live HTTPRoute carries ``route_status``."""
+    b = body(routing={"strategy": "GatewayAPI", "gateway": {"parentRefs": [{"name": "local"}]}})
+    observed, b = converged_world(b)
+    if route_status:
+        observed.routes["user"]["status"] = route_status
+    for _ in range(2):  # settle the status, as the second reconcile does
+        b = {**b, "status": plan(b, observed, NOW).status}
+    return b, observed
+
+
+def test_a_route_the_gateway_refused_keeps_ready_false_with_its_message() -> None:
+    refused = {"parents": [{"parentRef": {"name": "local"}, "conditions": [
+        {"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners", "message": "not from shop"}]}]}
+    b, observed = gateway_world(refused)
+    conds = {x["type"]: x for x in b["status"]["conditions"]}
+    assert conds["Ready"]["status"] == "False" and conds["Ready"]["reason"] == "RouteNotAccepted"
+    assert "Gateway shop/local: Accepted=False, NotAllowedByListeners: not from shop" in conds["Ready"]["message"]
+    assert conds["RouteAccepted"]["status"] == "False" and b["status"]["phase"] == "Degraded"
+    assert plan(b, observed, NOW).apply == []  # nothing to write again: no hot loop
+
+
+def test_a_route_without_gateway_status_is_unknown_and_does_not_block_ready() -> None:
+    b, _ = gateway_world(None)
+    conds = {x["type"]: x for x in b["status"]["conditions"]}
+    assert conds["Ready"]["status"] == "True" and conds["RouteAccepted"]["status"] == "Unknown"
+    accepted = {"parents": [{"parentRef": {"name": "local"}, "conditions": [
+        {"type": "Accepted", "status": "True", "reason": "Accepted"},
+        {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs"}]}]}
+    b, _ = gateway_world(accepted)
+    assert {x["type"]: x["status"] for x in b["status"]["conditions"]}["RouteAccepted"] == "True"
 
 
 def test_switching_back_to_replicas_deletes_the_route() -> None:

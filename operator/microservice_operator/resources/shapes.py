@@ -27,7 +27,10 @@ DEPLOYMENT: Shape = {
 }
 SERVICE: Shape = {"apiVersion": True, "kind": True, "metadata": _META,
                   "spec": {"type": True, "selector": True, "ports": True}}
-HTTPROUTE: Shape = {"apiVersion": True, "kind": True, "metadata": _META, "spec": True}
+# What the Gateway said of the route (routing.gateway_api.route_acceptance), without the timestamps.
+HTTPROUTE: Shape = {"apiVersion": True, "kind": True, "metadata": _META, "spec": True,
+                    "status": {"parents": {"parentRef": True, "controllerName": True,
+                                           "conditions": {k: True for k in ("type", "status", "reason", "message")}}}}
 MICROSERVICE: Shape = {"apiVersion": True, "kind": True, "metadata": _META, "spec": True, "status": True}
 
 

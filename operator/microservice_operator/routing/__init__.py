@@ -7,11 +7,11 @@ objects and says how much traffic each track really gets.
 from __future__ import annotations
 
 from ..api import Strategy
-from .base import RouteKind, Router
+from .base import RouteAcceptance, RouteKind, Router
 from .gateway_api import GatewayAPIRouter
 from .replicas import ReplicasRouter
 
-__all__ = ["RouteKind", "Router", "all_routers", "router_for"]
+__all__ = ["RouteAcceptance", "RouteKind", "Router", "all_routers", "router_for"]
 
 _ROUTERS: dict[Strategy, Router] = {Strategy.REPLICAS: ReplicasRouter(), Strategy.GATEWAY_API: GatewayAPIRouter()}
 

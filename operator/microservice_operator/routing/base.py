@@ -9,6 +9,16 @@ from ..api import Microservice, Strategy
 
 
 @dataclass(frozen=True)
+class RouteAcceptance:
+    """Whether the implementation that reads the routing objects took them: ``status`` is True, False or
+    Unknown (nothing has said yet); ``reason`` and ``message`` in the implementation's own words."""
+
+    status: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class RouteKind:
     """An object kind a router owns (so the reconciler can delete it when the router is not in use)."""
 
@@ -26,6 +36,10 @@ class Router(Protocol):
 
     def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
         """The routing objects that carry ``weights`` (routing weight per track)."""
+
+    def acceptance(self, ms: Microservice, routes: dict[str, dict[str, Any]]) -> RouteAcceptance | None:
+        """What the implementation said of the observed routing objects (by name); None when this
+        backend has nothing to accept them (the Service is its own implementation)."""
 
     def effective_weights(self, weights: dict[str, int], ready: dict[str, int],
                           selected: str | None) -> dict[str, int]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..api import Microservice, Strategy
 from ..apportion import effective_weights
-from .base import RouteKind
+from .base import RouteAcceptance, RouteKind
 
 
 class ReplicasRouter:
@@ -17,6 +17,9 @@ class ReplicasRouter:
 
     def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
         return []
+
+    def acceptance(self, ms: Microservice, routes: dict[str, dict[str, Any]]) -> RouteAcceptance | None:
+        return None
 
     def effective_weights(self, weights: dict[str, int], ready: dict[str, int],
                           selected: str | None) -> dict[str, int]:

@@ -215,21 +215,24 @@ def _exchange(method: str, url: str, timeout: float, body: bytes | None = None,
         conn.close()
 
 
-def request_once(url: str, timeout: float = 2.0, method: str = "GET") -> Result:
-    """One request. ``timeout`` bounds each socket operation (connect, each read), as http.client does."""
+def request_once(url: str, timeout: float = 2.0, method: str = "GET", headers: dict[str, str] | None = None,
+                 ) -> Result:
+    """One request. ``timeout`` bounds each socket operation (connect, each read), as http.client does;
+    ``headers`` are sent too (a ``Host`` for a Gateway's listener, say)."""
     started = time.perf_counter()
     try:
-        status, headers, _ = _exchange(method, url, timeout)
+        status, answer, _ = _exchange(method, url, timeout, headers=headers)
     except (OSError, http.client.HTTPException) as err:
         return Result(None, classify(err), None, (time.perf_counter() - started) * 1000, time.time())
     ms = (time.perf_counter() - started) * 1000
     error = f"http-{status}" if status >= 500 else None
-    served_by = headers.get("X-Served-By")
+    served_by = answer.get("X-Served-By")
     track = served_by.split("/", 1)[0] if served_by else UNKNOWN_TRACK
-    return Result(track, error, status, ms, time.time(), headers.get("X-Served-By-Pod"))
+    return Result(track, error, status, ms, time.time(), answer.get("X-Served-By-Pod"))
 
 
-def measure(url: str, count: int, concurrency: int = 8, timeout: float = 2.0, method: str = "GET") -> Tally:
+def measure(url: str, count: int, concurrency: int = 8, timeout: float = 2.0, method: str = "GET", *,
+            headers: dict[str, str] | None = None) -> Tally:
     """Sends exactly ``count`` requests from ``concurrency`` threads."""
     workers = max(min(concurrency, count), 1)
     quotas = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
@@ -237,7 +240,7 @@ def measure(url: str, count: int, concurrency: int = 8, timeout: float = 2.0, me
 
     def work(quota: int, tally: Tally) -> None:
         for _ in range(quota):
-            tally.add(request_once(url, timeout, method))
+            tally.add(request_once(url, timeout, method, headers))
 
     threads = [threading.Thread(target=work, args=(q, t), name=f"traffic-measure-{i}", daemon=True)
                for i, (q, t) in enumerate(zip(quotas, tallies, strict=True))]
@@ -252,7 +255,8 @@ def measure(url: str, count: int, concurrency: int = 8, timeout: float = 2.0, me
 
 
 def stream(url: str, stop: threading.Event | None = None, duration: float | None = None, window: float = 0.5, *,
-           concurrency: int = 4, timeout: float = 2.0) -> Generator[Window, None, None]:
+           concurrency: int = 4, timeout: float = 2.0, headers: dict[str, str] | None = None,
+           ) -> Generator[Window, None, None]:
     """Continuous load from ``concurrency`` threads, one Window per ``window`` seconds, until ``stop`` is set
     or ``duration`` has elapsed. A request counts in the window in which it completed; the requests still
     running at the end are awaited and counted in the last window, so the windows add up to every request
@@ -263,7 +267,7 @@ def stream(url: str, stop: threading.Event | None = None, duration: float | None
 
     def work() -> None:
         while not halt.is_set():
-            results.put(request_once(url, timeout))
+            results.put(request_once(url, timeout, headers=headers))
 
     threads = [threading.Thread(target=work, name=f"traffic-stream-{i}", daemon=True) for i in range(concurrency)]
     start = time.time()
@@ -331,10 +335,12 @@ def call(method: str, url: str, timeout: float = 5.0, body: dict[str, Any] | Non
 class Meter(Protocol):
     """Where the requests come from: this process (HostMeter) or a pod in the cluster (PodMeter)."""
 
-    def measure(self, url: str, count: int, concurrency: int = 8, timeout: float = 2.0) -> Tally: ...
+    def measure(self, url: str, count: int, concurrency: int = 8, timeout: float = 2.0,
+                headers: dict[str, str] | None = None) -> Tally: ...
 
     def stream(self, url: str, stop: threading.Event | None = None, duration: float | None = None,
-               window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0) -> Generator[Window, None, None]: ...
+               window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0,
+               headers: dict[str, str] | None = None) -> Generator[Window, None, None]: ...
 
     def call(self, method: str, url: str, body: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]: ...
@@ -343,19 +349,23 @@ class Meter(Protocol):
 class HostMeter:
     """Requests from this process: on the host they reach the Services through kube-proxy."""
 
-    def measure(self, url: str, count: int, concurrency: int = 8, timeout: float = 2.0) -> Tally:
-        return measure(url, count, concurrency=concurrency, timeout=timeout)
+    def measure(self, url: str, count: int, concurrency: int = 8, timeout: float = 2.0,
+                headers: dict[str, str] | None = None) -> Tally:
+        return measure(url, count, concurrency=concurrency, timeout=timeout, headers=headers)
 
     def stream(self, url: str, stop: threading.Event | None = None, duration: float | None = None,
-               window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0) -> Generator[Window, None, None]:
-        return stream(url, stop=stop, duration=duration, window=window, concurrency=concurrency, timeout=timeout)
+               window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0,
+               headers: dict[str, str] | None = None) -> Generator[Window, None, None]:
+        return stream(url, stop=stop, duration=duration, window=window, concurrency=concurrency, timeout=timeout,
+                      headers=headers)
 
     def call(self, method: str, url: str, body: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
         return call(method, url, body=body, headers=headers)
 
 
-def settle(meter: Meter, url: str, pods: set[str], *, batch: int = 200, timeout: float = 90.0) -> int:
+def settle(meter: Meter, url: str, pods: set[str], *, batch: int = 200, timeout: float = 90.0,
+           headers: dict[str, str] | None = None) -> int:
     """Sends batches of requests until one is answered by exactly ``pods``, without an error.
 
     A pod that is Ready in the API is not yet a backend until kube-proxy has synced its rules, and a
@@ -364,7 +374,7 @@ def settle(meter: Meter, url: str, pods: set[str], *, batch: int = 200, timeout:
     """
     deadline, sent = time.monotonic() + timeout, 0
     while True:
-        tally = meter.measure(url, count=batch)
+        tally = meter.measure(url, count=batch, headers=headers)
         sent += tally.sent
         answered = set(tally.pods)
         if answered == pods and not tally.failed:
@@ -381,17 +391,19 @@ class Load:
     when: ``with Load(meter, url) as load: ... load.between(t0, t1)``."""
 
     def __init__(self, meter: Meter, url: str, window: float = 0.25, concurrency: int = 4,
-                 timeout: float = 2.0) -> None:
+                 timeout: float = 2.0, *, headers: dict[str, str] | None = None) -> None:
         self._windows: list[Window] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._error: BaseException | None = None
+        self._headers = headers
         self._thread = threading.Thread(target=self._run, args=(meter, url, window, concurrency, timeout),
                                         name="traffic-load", daemon=True)
 
     def _run(self, meter: Meter, url: str, window: float, concurrency: int, timeout: float) -> None:
         try:
-            for each in meter.stream(url, stop=self._stop, window=window, concurrency=concurrency, timeout=timeout):
+            for each in meter.stream(url, stop=self._stop, window=window, concurrency=concurrency, timeout=timeout,
+                                     headers=self._headers):
                 with self._lock:
                     self._windows.append(each)
         except Exception as err:  # re-raised by __exit__, in the caller's thread
@@ -495,16 +507,17 @@ class PodMeter:
 
     stop = delete
 
-    def measure(self, url: str, count: int, concurrency: int = 8, timeout: float = 2.0) -> Tally:
+    def measure(self, url: str, count: int, concurrency: int = 8, timeout: float = 2.0,
+                headers: dict[str, str] | None = None) -> Tally:
         args = self._exec("measure", url, "--count", str(count), "--concurrency", str(concurrency),
-                          "--timeout", str(timeout))
+                          "--timeout", str(timeout), *_header_args(headers))
         return Tally.from_json(json.loads(self._run(args, 60 + count * timeout / max(concurrency, 1))))
 
     def call(self, method: str, url: str, body: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, Any]:
         """As ``call``; raises ConnectionError when the pod got no answer, RuntimeError when kubectl failed."""
         args = self._exec("call", method, url, *(["--body", json.dumps(body)] if body is not None else []),
-                          *[arg for name, value in (headers or {}).items() for arg in ("--header", f"{name}: {value}")])
+                          *_header_args(headers))
         done = subprocess.run([*self.kubectl, *args], capture_output=True, text=True, timeout=60, check=False)
         try:
             answer = json.loads(done.stdout)
@@ -515,14 +528,23 @@ class PodMeter:
         return int(answer["status"]), answer["body"]
 
     def stream(self, url: str, stop: threading.Event | None = None, duration: float | None = None,
-               window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0) -> Generator[Window, None, None]:
+               window: float = 0.5, *, concurrency: int = 4, timeout: float = 2.0,
+               headers: dict[str, str] | None = None) -> Generator[Window, None, None]:
         args = self._exec("stream", url, "--window", str(window), "--concurrency", str(concurrency),
                           "--timeout", str(timeout), *(["--duration", str(duration)] if duration is not None else []),
-                          stdin=True)
+                          *_header_args(headers), stdin=True)
         with tempfile.TemporaryFile("w+") as stderr:
             proc = subprocess.Popen([*self.kubectl, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=stderr, text=True)
             yield from _remote_windows(proc, stop or threading.Event(), stderr, timeout)
+
+
+def _header_args(headers: dict[str, str] | None) -> list[str]:
+    return [arg for name, value in (headers or {}).items() for arg in ("--header", f"{name}: {value}")]
+
+
+def _parse_headers(lines: list[str]) -> dict[str, str]:
+    return {name.strip(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
 
 
 def _remote_windows(proc: subprocess.Popen[str], stop: threading.Event, stderr: IO[str],
@@ -594,16 +616,15 @@ def _run_stream(args: argparse.Namespace) -> int:
     if _stdin_is_a_pipe():
         threading.Thread(target=_set_at_eof, args=(sys.stdin.fileno(), stop), daemon=True).start()
     for window in stream(args.url, stop=stop, duration=args.duration, window=args.window,
-                         concurrency=args.concurrency, timeout=args.timeout):
+                         concurrency=args.concurrency, timeout=args.timeout, headers=_parse_headers(args.header)):
         print(json.dumps(window.to_json()), flush=True)
     return 0
 
 
 def _run_call(args: argparse.Namespace) -> int:
     try:
-        headers = {name.strip(): value.strip() for name, _, value in (h.partition(":") for h in args.header)}
         status, body = call(args.method, args.url, timeout=args.timeout,
-                            body=json.loads(args.body) if args.body else None, headers=headers)
+                            body=json.loads(args.body) if args.body else None, headers=_parse_headers(args.header))
     except OSError as err:
         print(json.dumps({"error": classify(err), "detail": str(err)}))
         return 1
@@ -630,15 +651,17 @@ def _parser() -> argparse.ArgumentParser:
     single.add_argument("method")
     single.add_argument("url")
     single.add_argument("--body", help="a JSON object to send")
-    single.add_argument("--header", action="append", default=[], metavar="NAME: VALUE", help="a header to send")
     single.add_argument("--timeout", type=float, default=5.0)
+    for sub in (one, many, single):
+        sub.add_argument("--header", action="append", default=[], metavar="NAME: VALUE", help="a header to send")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "measure":
-        print(json.dumps(measure(args.url, args.count, concurrency=args.concurrency, timeout=args.timeout).to_json()))
+        print(json.dumps(measure(args.url, args.count, concurrency=args.concurrency, timeout=args.timeout,
+                                 headers=_parse_headers(args.header)).to_json()))
         return 0
     if args.command == "stream":
         return _run_stream(args)
