@@ -150,7 +150,7 @@ def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, no
     stepped = _stepped(ms, target, observed, leaving)
     decision = replace(target, replicas={name: stepped[name] for name in target.replicas})
     router = router_for(ms.spec.routing.strategy)
-    desired = _children(ms, decision) + router.desired(ms, decision.routing_weights)
+    desired = _children(ms, decision) + router.desired(ms, decision.routing_weights, ready)
     result = Plan(next_deadline=_earliest(decision.next_deadline, _pod_recheck(observed, counts, now)))
     result.apply = [obj for obj in desired if needs_apply(obj, _observed_twin(obj, observed))]
     result.scale = [(d, stepped[track]) for track, d in leaving.items() if stepped[track] != _wanted(d)]

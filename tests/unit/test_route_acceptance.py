@@ -1,11 +1,12 @@
-"""What a Gateway said of the HTTPRoute (status.parents), read as RouteAccepted True, False or Unknown."""
+"""The GatewayAPI router: what a Gateway said of the HTTPRoute (status.parents, read as RouteAccepted
+True, False or Unknown), and the backendRef weights it is given."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from microservice_operator.routing.gateway_api import route_acceptance
+from microservice_operator.routing.gateway_api import route_acceptance, serving_weights
 
 
 def cond(ctype: str, status: str, reason: str = "", message: str = "") -> dict[str, str]:
@@ -38,3 +39,15 @@ ACCEPTED = [cond("Accepted", "True", "Accepted"), cond("ResolvedRefs", "True", "
 def test_route_acceptance(obj: dict[str, Any] | None, wanted: int, status: str, reason: str, says: str) -> None:
     verdict = route_acceptance(obj, wanted)
     assert (verdict.status, verdict.reason) == (status, reason) and says in verdict.message, verdict
+
+
+@pytest.mark.parametrize(("weights", "ready", "expected"), [
+    ({"v1": 90, "v2": 10}, {"v1": 9, "v2": 1}, {"v1": 90, "v2": 10}),
+    ({"v1": 90, "v2": 10}, {"v1": 0, "v2": 1}, {"v1": 0, "v2": 10}),    # v1's pods all unready: no 503s
+    ({"v1": 90, "v2": 10}, {"v1": 9}, {"v1": 90, "v2": 0}),             # v2 not started yet
+    ({"v1": 90, "v2": 10}, {"v1": 0, "v2": 0}, {"v1": 90, "v2": 10}),   # nothing serves: as decided
+    ({"v1": 0, "v2": 100}, {"v1": 3, "v2": 0}, {"v1": 0, "v2": 100}),   # a weight of 0 is not raised
+])
+def test_a_track_without_a_ready_pod_gets_no_requests_from_the_gateway(
+        weights: dict[str, int], ready: dict[str, int], expected: dict[str, int]) -> None:
+    assert serving_weights(weights, ready) == expected

@@ -34,8 +34,9 @@ class Router(Protocol):
     def owned_kinds(self) -> list[RouteKind]:
         """Kinds of the objects this router creates, beyond Deployments and Services."""
 
-    def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
-        """The routing objects that carry ``weights`` (routing weight per track)."""
+    def desired(self, ms: Microservice, weights: dict[str, int], ready: dict[str, int]) -> list[dict[str, Any]]:
+        """The routing objects that carry ``weights`` (routing weight per track); ``ready``: ready pods
+        per track, for a backend that would send requests to a track with none."""
 
     def acceptance(self, ms: Microservice, routes: dict[str, dict[str, Any]]) -> RouteAcceptance | None:
         """What the implementation said of the observed routing objects (by name); None when this

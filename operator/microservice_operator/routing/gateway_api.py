@@ -22,8 +22,8 @@ class GatewayAPIRouter:
     def owned_kinds(self) -> list[RouteKind]:
         return [RouteKind(HTTPROUTE_API_VERSION, "HTTPRoute")]
 
-    def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
-        return [build_httproute(ms, weights)]
+    def desired(self, ms: Microservice, weights: dict[str, int], ready: dict[str, int]) -> list[dict[str, Any]]:
+        return [build_httproute(ms, serving_weights(weights, ready))]
 
     def acceptance(self, ms: Microservice, routes: dict[str, dict[str, Any]]) -> RouteAcceptance | None:
         route = routes.get(child_name(ms))
@@ -36,6 +36,17 @@ class GatewayAPIRouter:
         serving = {n: (w if ready.get(n, 0) > 0 else 0) for n, w in weights.items()}
         total = sum(serving.values())
         return {n: round(100 * w / total) if total else 0 for n, w in serving.items()}
+
+
+def serving_weights(weights: dict[str, int], ready: dict[str, int]) -> dict[str, int]:
+    """The backendRef weights: a track with no ready pod gets 0 at once, without waiting for a failover.
+
+    A Gateway splits by weight whatever the endpoints: it answers the share of a backend whose pods
+    are all unready (or not started yet) with errors, where kube-proxy would skip them. When no track
+    has a ready pod the weights stay as decided: there is nothing better to send the requests to.
+    """
+    serving = {name: (w if ready.get(name, 0) > 0 else 0) for name, w in weights.items()}
+    return serving if any(serving.values()) else weights
 
 
 def route_acceptance(route: dict[str, Any] | None, parents_wanted: int) -> RouteAcceptance:

@@ -15,7 +15,7 @@ class ReplicasRouter:
     def owned_kinds(self) -> list[RouteKind]:
         return []
 
-    def desired(self, ms: Microservice, weights: dict[str, int]) -> list[dict[str, Any]]:
+    def desired(self, ms: Microservice, weights: dict[str, int], ready: dict[str, int]) -> list[dict[str, Any]]:
         return []
 
     def acceptance(self, ms: Microservice, routes: dict[str, dict[str, Any]]) -> RouteAcceptance | None:
