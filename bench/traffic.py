@@ -89,11 +89,6 @@ def probe_bound_seconds() -> int:
     return PROBE_PERIOD_SECONDS * PROBE_FAILURE_THRESHOLD + UNHEALTHY_AFTER_SECONDS
 
 
-def _gateway_port() -> str:
-    env = (kube.ROOT / "hack" / "cluster" / "node" / "node.env").read_text()
-    return next(line.split("=", 1)[1] for line in env.splitlines() if line.startswith("GATEWAY_PORT="))
-
-
 def _deploy(namespace: str, name: str, strategy: str, weights: tuple[int, int], replicas: int,
             ) -> tuple[str, dict[str, str] | None]:
     """A 2-track Microservice with ``strategy``; the URL and headers that reach it, once settled."""
@@ -107,7 +102,7 @@ def _deploy(namespace: str, name: str, strategy: str, weights: tuple[int, int], 
                                    routing=routing))
     wait_converged(namespace, name, timeout=180)
     kube.wait_pods_ready(namespace, f"{MS_LABEL}={name}", replicas)
-    url = f"http://127.0.0.1:{_gateway_port()}/healthz" if headers else _url(namespace, name)
+    url = f"{kube.GATEWAY_URL}/healthz" if headers else _url(namespace, name)
     settle(HostMeter(), url, kube.ready_pod_names(namespace, f"{MS_LABEL}={name}"), headers=headers)
     return url, headers
 

@@ -19,9 +19,7 @@ from tests.support.kube import wait_for
 from tests.support.ms import MS_LABEL, effective_weights, sample_manifest, wait_converged
 
 pytestmark = [pytest.mark.cluster, pytest.mark.local_cluster]
-NODE_ENV = dict(line.split("=", 1) for line in (kube.ROOT / "hack" / "cluster" / "node" / "node.env").read_text()
-                .splitlines() if "=" in line and not line.startswith("#"))
-GATEWAY = f"http://127.0.0.1:{NODE_ENV['GATEWAY_PORT']}"
+GATEWAY = kube.GATEWAY_URL
 PARENT = {"name": "local", "namespace": "gateway-system", "sectionName": "http"}
 METER = HostMeter()  # the Gateway listens on 127.0.0.1: the requests go from this process
 URL = f"{GATEWAY}/healthz"
@@ -108,7 +106,11 @@ def test_active_standby_through_the_route(chart_operator: str, real_namespace: s
         wait_for(lambda: failover_status(ns, "pay").get("active"), timeout=90, what="failover")
         wait_for(lambda: load.first_time(fault_at, "standby", 100), timeout=60, what="every request on the standby")
         moved = load.between(fault_at, time.time())
-    print(f"failover through the route: {moved.summary()}")
+        failing = [w for w in load.windows if w.start >= fault_at and w.tally.failed]
+    span = failing[-1].end - failing[0].start if failing else 0.0
+    # Reported, not asserted: Traefik drops the unready pod's endpoint at once and answers an empty
+    # backend's share with 503 until the route's new weights reach it (the README's numbers).
+    print(f"failover through the route: {moved.summary()}; requests failed during {span:.1f} s")
     assert failover_status(ns, "pay")["activeTrack"] == "standby"
     assert_split(METER.measure(URL, 2000, headers=headers), {"standby": 100}, 0.0)
     fault(METER, ns, "pay", "primary", "ready")

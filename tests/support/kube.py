@@ -22,6 +22,10 @@ STATE = ROOT / ".cluster"
 TARGET_KUBECONFIG = os.environ.get("MSO_E2E_KUBECONFIG") or ""
 LOCAL = not TARGET_KUBECONFIG
 KUBECONFIG = Path(TARGET_KUBECONFIG) if TARGET_KUBECONFIG else STATE / "kubeconfig"
+NODE_ENV = dict(line.split("=", 1) for line in (ROOT / "hack" / "cluster" / "node" / "node.env").read_text()
+                .splitlines() if "=" in line and not line.startswith("#"))
+# The local cluster's Gateway (Traefik; Gateway gateway-system/local), on 127.0.0.1 only.
+GATEWAY_URL = f"http://127.0.0.1:{NODE_ENV['GATEWAY_PORT']}"
 KUBECTL = STATE / "bin" / "kubectl"
 # The annotation that keeps a namespace's pods on the kwok nodes (PodNodeSelector; see
 # hack/cluster/node/node.env). Namespaces without it schedule onto the real node.
