@@ -62,7 +62,18 @@ build kube "$kube_ldflags" kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
 build etcd "-s -w" etcd=go.etcd.io/etcd/server/v3
 build kwok "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${KUBERNETES_VERSION#v}" \
   kwok=sigs.k8s.io/kwok/cmd/kwok kwokctl=sigs.k8s.io/kwok/cmd/kwokctl
-build helm "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm=helm.sh/helm/v3/cmd/helm
+# Helm's Makefile also stamps the Kubernetes version helm assumes without a cluster (helm template, helm lint,
+# Capabilities.KubeVersion), from the client-go it links: major = client-go major + 1, minor = client-go minor
+# (client-go v0.36.x -> v1.36.0). Unstamped it is v1.20.0, which the chart's kubeVersion rejects.
+helm_client_go=$(cd "$here/modules/helm" && go list -mod=readonly -m -f '{{.Version}}' k8s.io/client-go)
+[[ $helm_client_go =~ ^v([0-9]+)\.([0-9]+)\. ]] ||
+  { echo "error: unexpected k8s.io/client-go version '$helm_client_go' in modules/helm/go.mod" >&2; exit 1; }
+helm_k8s_major=$((BASH_REMATCH[1] + 1)) helm_k8s_minor=${BASH_REMATCH[2]}
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=$helm_k8s_major -X $pkg.k8sVersionMinor=$helm_k8s_minor"
+done
+build helm "$helm_ldflags" helm=helm.sh/helm/v3/cmd/helm
 build coredns "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" coredns=.
 build pause "-s -w" pause=.
 build local-path "-s -w" local-path-provisioner=github.com/rancher/local-path-provisioner

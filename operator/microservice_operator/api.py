@@ -9,11 +9,15 @@ change, or a file given to ``microservice-operator render``, never went through 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from .quantity import parse_quantity
 
 GROUP = "microservice-operator.io"
 VERSION = "v1alpha1"
@@ -23,7 +27,20 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 MAX_TRACKS = 10
 MAX_TRACK_NAME = 20
+MAX_CONTAINER_NAME = 63
+MAX_CONTAINERS = 32  # maxItems of containers and initContainers, which keeps the CRD's CEL rules in budget
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# The admission rules of crds/microservices.yaml (patterns, bounds, CEL) that the models re-check.
+IMAGE_REFERENCE = r"^\S+$"
+# Kubernetes 1.32 and later (RelaxedEnvironmentVariableValidation): printable ASCII other than '='.
+ENV_NAME = re.compile(r"^[ -<>-~]+$")
+IANA_PORT_NAME = re.compile(r"^([a-z0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*$")  # IANA_SVC_NAME
+MAX_PORT_NAME = 15
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+MAX_PORT = 65535
+MAX_RESOURCES = 32  # maxProperties of requests and limits
+MAX_QUANTITY = 64  # maxLength of a quantity string
+QUANTITY_HINT = "must be a quantity of at least 0, such as 500m, 2 or 1Gi"
 MAX_SURGE_PERCENT = re.compile(r"^(100|[1-9][0-9]?)%$")
 APP_CONTAINER = "app"
 PORT_NAME = "http"
@@ -34,6 +51,97 @@ class _Model(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields are an error."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+def _port_problem(value: object, low: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{value!r} must be a port number"
+    return None if low <= value <= MAX_PORT else f"{value} must be from {low} to {MAX_PORT}"
+
+
+def _env_var(entry: dict[str, Any]) -> dict[str, Any]:
+    """An EnvVar: its name as the API server wants it."""
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise ValueError("name: Field required")
+    if not ENV_NAME.match(name):
+        raise ValueError(f"name: {name!r} must consist of printable ASCII characters other than '='")
+    return entry
+
+
+def _container_port(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ContainerPort: containerPort 1-65535, hostPort 0-65535, an IANA service name, TCP, UDP or SCTP."""
+    if "containerPort" not in entry:
+        raise ValueError("containerPort: Field required")
+    problems = [f"{key}: {problem}" for key, low in (("containerPort", 1), ("hostPort", 0)) if key in entry
+                for problem in [_port_problem(entry[key], low)] if problem]
+    name = entry.get("name")
+    if name is not None and not (isinstance(name, str) and len(name) <= MAX_PORT_NAME and IANA_PORT_NAME.match(name)):
+        problems.append(f"name: {name!r} must be an IANA service name (at most {MAX_PORT_NAME} lowercase letters, "
+                        "digits and inner '-', with a letter)")
+    if entry.get("protocol", "TCP") not in PROTOCOLS:
+        problems.append(f"protocol: {entry['protocol']!r} must be one of {', '.join(PROTOCOLS)}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return entry
+
+
+def _quantities(resources: dict[str, Any], key: str) -> dict[str, Decimal]:
+    """The values of resources[key] (requests or limits), each checked to be a quantity of at least 0."""
+    given = resources.get(key)
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise ValueError(f"{key}: must be a map of resource names to quantities")
+    if len(given) > MAX_RESOURCES:
+        raise ValueError(f"{key}: at most {MAX_RESOURCES} resources")
+    values = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        quantity = parse_quantity(value) if not (isinstance(value, str) and len(value) > MAX_QUANTITY) else None
+        if quantity is None or quantity < 0:
+            raise ValueError(f"{key}.{name}: {value!r} {QUANTITY_HINT}")
+        values[name] = quantity
+    return values
+
+
+def requests_above_limits(resources: dict[str, Any]) -> Iterator[tuple[str, Any, Any]]:
+    """(resource, request, limit) for each resource whose request is above its limit; both as given."""
+    requests, limits = _quantities(resources, "requests"), _quantities(resources, "limits")
+    for name in requests.keys() & limits.keys():
+        if requests[name] > limits[name]:
+            yield name, resources["requests"][name], resources["limits"][name]
+
+
+def _resources(resources: dict[str, Any]) -> dict[str, Any]:
+    """A ResourceRequirements: quantities, and no request above the limit of the same resource."""
+    above = [f"requests.{name} ({request}) is above limits.{name} ({limit})"
+             for name, request, limit in sorted(requests_above_limits(resources))]
+    if above:
+        raise ValueError("; ".join(above))
+    return resources
+
+
+def _probe_ports(probe: Any) -> list[str]:
+    """Port numbers of a probe's handler out of 1-65535 (a port name is checked by the API server)."""
+    if not isinstance(probe, dict):
+        return []
+    problems = []
+    for handler in ("httpGet", "tcpSocket", "grpc"):
+        given = probe.get(handler)
+        port = given.get("port") if isinstance(given, dict) else None
+        if port is None or (isinstance(port, str) and handler != "grpc"):
+            continue
+        problem = _port_problem(port, 1)
+        if problem:
+            problems.append(f"{handler}.port: {problem}")
+    return problems
+
+
+EnvVar = Annotated[dict[str, Any], AfterValidator(_env_var)]
+ContainerPort = Annotated[dict[str, Any], AfterValidator(_container_port)]
+Resources = Annotated[dict[str, Any], AfterValidator(_resources)]
 
 
 class _OpenModel(_Model):
@@ -67,15 +175,17 @@ class Track(_Model):
         pattern=DNS_LABEL, min_length=1, max_length=MAX_TRACK_NAME,
         description="Track name, a DNS-1123 label; names the Deployment and Service <name>-<track>.",
     )
-    image: str = Field(min_length=1, description="Container image this track runs.")
+    image: str = Field(
+        min_length=1, pattern=IMAGE_REFERENCE, description="Container image this track runs (no whitespace).",
+    )
     weight: int = Field(ge=0, le=100, description="Share of traffic in percent; all tracks sum to 100.")
-    env: list[dict[str, Any]] | None = Field(
+    env: list[EnvVar] | None = Field(
         default=None, description="Environment variables of the app container (core/v1 EnvVar list); an entry "
         "replaces spec.template's entry of the same name.",
     )
-    resources: dict[str, Any] | None = Field(
+    resources: Resources | None = Field(
         default=None, description="Compute resources of the app container (core/v1 ResourceRequirements), "
-        "merged key by key over spec.template's.",
+        "merged key by key over spec.template's; quantities, no request above its limit.",
     )
 
 
@@ -159,18 +269,25 @@ class Shutdown(_Model):
 class TemplateContainer(_OpenModel):
     """A container of spec.template; the fields the operator merges are typed, the rest pass through."""
 
-    name: str = Field(min_length=1, description="Container name; `app` is the app container.")
-    image: str | None = Field(default=None, description="Image; the track's image replaces it for `app`.")
-    env: list[dict[str, Any]] | None = Field(
+    name: str = Field(
+        min_length=1, max_length=MAX_CONTAINER_NAME, pattern=DNS_LABEL,
+        description="Container name, a DNS-1123 label; `app` is the app container.",
+    )
+    image: str | None = Field(
+        default=None, min_length=1, pattern=IMAGE_REFERENCE,
+        description="Image (no whitespace); required but for `app`, whose image the track's replaces.",
+    )
+    env: list[EnvVar] | None = Field(
         default=None, description="Environment (core/v1 EnvVar list); for `app` a track's env entries replace "
         "those of the same name.",
     )
-    ports: list[dict[str, Any]] | None = Field(
+    ports: list[ContainerPort] | None = Field(
         default=None, description="Ports (core/v1 ContainerPort list); `app` gets the port `http` on spec.port "
         "unless one is named http.",
     )
-    resources: dict[str, Any] | None = Field(
-        default=None, description="Compute resources; for `app` the track's resources are merged on top.",
+    resources: Resources | None = Field(
+        default=None, description="Compute resources; for `app` the track's resources are merged on top. "
+        "Quantities, no request above its limit.",
     )
     security_context: dict[str, Any] | None = Field(
         default=None, description="Security context; for `app` it overrides the restricted defaults field by field.",
@@ -186,15 +303,25 @@ class TemplateContainer(_OpenModel):
         default=None, description="Liveness probe; for `app` as readinessProbe.",
     )
 
+    @model_validator(mode="after")
+    def _probe_port_numbers(self) -> TemplateContainer:
+        probes = {"startupProbe": (self.model_extra or {}).get("startupProbe"),
+                  "readinessProbe": self.readiness_probe, "livenessProbe": self.liveness_probe}
+        problems = [f"{key}.{problem}" for key, probe in probes.items() for problem in _probe_ports(probe)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class PodSpecTemplate(_OpenModel):
     """The pod spec of spec.template (core/v1 PodSpec): typed where the operator merges, the rest as given."""
 
     containers: list[TemplateContainer] | None = Field(
-        default=None, description="Containers; the one named `app` is the app container, the others pass through.",
+        default=None, max_length=MAX_CONTAINERS,
+        description="Containers; the one named `app` is the app container, the others pass through.",
     )
     init_containers: list[TemplateContainer] | None = Field(
-        default=None, description="Init containers, passed through.",
+        default=None, max_length=MAX_CONTAINERS, description="Init containers, passed through.",
     )
     security_context: dict[str, Any] | None = Field(
         default=None, description="Pod security context; overrides the restricted defaults field by field.",
@@ -216,6 +343,12 @@ class PodSpecTemplate(_OpenModel):
                 raise ValueError(f"spec.template.spec.{key}: duplicate container name(s) {', '.join(duplicates)} "
                                  "(names are unique across containers and initContainers)")
             seen.update(names)
+        for key, containers in (("initContainers", self.init_containers), ("containers", self.containers)):
+            for i, container in enumerate(containers or []):
+                if container.image is None and (key == "initContainers" or container.name != APP_CONTAINER):
+                    raise ValueError(f"spec.template.spec.{key}[{i}].image: Required value: "
+                                     + ("every init container needs an image" if key == "initContainers" else
+                                        "every container but app (whose image is the track's) needs an image"))
         return self
 
     def app_container(self) -> TemplateContainer | None:
@@ -313,11 +446,29 @@ class MicroserviceSpec(_Model):
             if port.get("containerPort") == self.port and port.get("name") != PORT_NAME:
                 raise ValueError(f"{TEMPLATE_CONTAINERS}[{APP_CONTAINER}].ports: the port on spec.port "
                                  f"({self.port}) must be named {PORT_NAME} or left out (the operator adds it)")
+        self._check_merged_resources()
         spec = self.template.spec if self.template else None
         grace = spec.termination_grace_period_seconds if spec else None
         if grace is not None and self.pre_stop_sleep_seconds() > grace:
             raise ValueError(f"spec.template.spec.terminationGracePeriodSeconds: {grace} is shorter than the "
                              f"app container's preStop sleep ({self.pre_stop_sleep_seconds()} s)")
+
+    def _check_merged_resources(self) -> None:
+        """A track's resources merged over the app container's: a request of one above a limit of the other."""
+        app = self.app_template()
+        base = app.resources if app else None
+        if not base:
+            return
+        for i, track in enumerate(self.tracks):
+            over = track.resources or {}
+            merged = {key: {**(base.get(key) or {}),
+                            **{k: v for k, v in (over.get(key) or {}).items() if v is not None}}
+                      for key in ("requests", "limits")}
+            above = [f"requests.{name} {request} is above limits.{name} {limit}"
+                     for name, request, limit in sorted(requests_above_limits(merged))]
+            if above:
+                raise ValueError(f"spec.tracks[{i}].resources: merged over spec.template's app container, "
+                                 + "; ".join(above))
 
     def _check_active_standby(self, names: list[str]) -> None:
         fo = self.failover

@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from .api import KIND
 
+log = logging.getLogger(__name__)
 DEFAULT_LIVENESS = "http://0.0.0.0:8080/healthz"
 
 
@@ -84,15 +86,47 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if args.metrics_port:
         start_http_server(args.metrics_port, addr=args.metrics_address)
-    kopf.run(
-        clusterwide=not args.namespace,
-        namespaces=args.namespace,
-        liveness_endpoint=None if args.liveness == "none" else args.liveness,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        priority=args.priority,
-    )
-    return 0
+    restarts = RestartBudget()
+    while True:
+        try:
+            kopf.run(
+                clusterwide=not args.namespace,
+                namespaces=args.namespace,
+                liveness_endpoint=None if args.liveness == "none" else args.liveness,
+                standalone=args.peering is None,
+                peering_name=args.peering,
+                priority=args.priority,
+            )
+            return 0
+        except Exception as err:
+            if not (api_went_away(err) and restarts.allow(time.monotonic())):
+                raise
+            log.warning("a watched API went away (%s): kopf stops on this, so the operator starts again; "
+                        "it re-lists every cache and reports the missing API on the Microservices using it",
+                        err)
+
+
+def api_went_away(err: BaseException) -> bool:
+    """kopf's 404 on a watch: a CRD deleted while watched (e.g. the Gateway API's, by uninstalling
+    a Gateway). kopf notices a CRD's deletion only through its CRD watch, and when the resource's own
+    re-watch loses that race the whole operator stops (kopf's ``_update_resources`` warns of it)."""
+    return type(err).__module__.startswith("kopf.") and getattr(err, "status", None) == 404
+
+
+class RestartBudget:
+    """At most ``limit`` in-process restarts in ``window`` seconds; beyond that the error is raised
+    and the process exits, so a pod's restart policy (with its backoff) takes over."""
+
+    def __init__(self, limit: int = 5, window: float = 600.0) -> None:
+        self.limit, self.window = limit, window
+        self._starts: list[float] = []
+
+    def allow(self, now: float) -> bool:
+        self._starts = [t for t in self._starts if now - t < self.window]
+        if len(self._starts) >= self.limit:
+            return False
+        self._starts.append(now)
+        return True
 
 
 def render(filename: str) -> int:

@@ -30,8 +30,13 @@ REASON_NOT_FAILED_OVER = "NotFailedOver"
 REASON_INVALID_SPEC = "InvalidSpec"
 REASON_GATEWAY_API_UNAVAILABLE = "GatewayAPIUnavailable"
 REASON_ROUTE_NOT_ACCEPTED = "RouteNotAccepted"
+REASON_APPLY_REJECTED = "ApplyRejected"  # the API server refused a child (400/422) although the spec is valid
+REASON_NAME_CONFLICT = "NameConflict"  # a child's name is taken by an object this Microservice does not own
 # Reasons that keep Ready False while the tracks may be fine: the phase is Degraded.
-BLOCKING_REASONS = (REASON_GATEWAY_API_UNAVAILABLE, REASON_ROUTE_NOT_ACCEPTED)
+BLOCKING_REASONS = (REASON_GATEWAY_API_UNAVAILABLE, REASON_ROUTE_NOT_ACCEPTED, REASON_APPLY_REJECTED,
+                    REASON_NAME_CONFLICT)
+# Of those, the ones a Warning event announces (once per new message).
+WARNED_REASONS = (REASON_APPLY_REJECTED, REASON_NAME_CONFLICT)
 
 
 @dataclass(frozen=True)

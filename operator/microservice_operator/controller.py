@@ -18,7 +18,7 @@ from urllib3.exceptions import HTTPError
 
 from .api import API_VERSION, KIND, Strategy
 from .k8s import ApiError, Kube, ResourceUnavailable
-from .plan import Observed, Plan, plan, tracks_to_read
+from .plan import Observed, Plan, ident, plan, tracks_to_read
 from .resources import shapes
 from .resources.common import LABEL_MICROSERVICE, LABEL_TRACK
 from .resources.httproute import HTTPROUTE_API_VERSION
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name) of a Microservice
 UNAVAILABLE_RECHECK = 5.0
+CONFLICT_RECHECK = 30.0  # a name taken by another object: look again, it may have been removed
 MAX_BACKOFF = 60.0  # a transient API failure heals within a minute
 
 
@@ -37,6 +38,8 @@ class Snapshot:
 
     body: dict[str, Any] | None
     children: list[dict[str, Any]] = field(default_factory=list)
+    # Children's names the caches show owned by another Microservice, "Kind name" -> "Microservice other".
+    claimed: dict[str, str] = field(default_factory=dict)
 
 
 class Source(Protocol):
@@ -53,6 +56,7 @@ class Outcome:
     deleted: list[str] = field(default_factory=list)  # uids
     retry_after: float | None = None
     plan: Plan | None = None
+    rejected: bool = False  # the API server refused a child: retried with backoff, like a failure
 
 
 def _rv(obj: dict[str, Any]) -> int:
@@ -103,7 +107,7 @@ class Freshness:
             self._written.pop(key, None)
         if not deleted:
             self._deleted.pop(key, None)
-        return Snapshot(body, children)
+        return Snapshot(body, children, snap.claimed)
 
     def forget(self, key: Key) -> None:
         self._written.pop(key, None)
@@ -198,7 +202,13 @@ class Controller:
                     self.hooks.observe(key, outcome.plan if outcome else None, time.perf_counter() - started)
 
     def _after(self, key: Key, snap: Snapshot, outcome: Outcome) -> None:
-        self._failures.pop(key, None)
+        backoff = None
+        if outcome.rejected:
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            backoff = retry_delay(failures, None)
+            log.warning("%s/%s: the API server refused a child; retrying in %.1fs", *key, backoff)
+        else:
+            self._failures.pop(key, None)
         if snap.body is None:
             self.queue.forget(key)
             self.freshness.forget(key)
@@ -206,7 +216,7 @@ class Controller:
                 self.hooks.forget(key)
             return
         deadline = outcome.plan.next_deadline if outcome.plan else None
-        delays = [d for d in (outcome.retry_after,
+        delays = [d for d in (outcome.retry_after, backoff,
                               (deadline - datetime.now(UTC)).total_seconds() + 0.02 if deadline else None)
                   if d is not None]
         if delays:
@@ -218,7 +228,7 @@ class Controller:
             return
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
-        delay = min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+        delay = retry_delay(failures, err)
         if isinstance(err, ApiError | HTTPError | ResourceUnavailable):
             log.warning("reconcile %s/%s failed (%s); retrying in %.1fs", *key, _describe(err), delay)
         else:
@@ -231,6 +241,7 @@ class Controller:
         if body is None:
             return Outcome()  # deleted: the garbage collector removes the children
         observed = observed_from(snap.children)
+        observed.conflicts = dict(snap.claimed)
         strategy = ((body.get("spec") or {}).get("routing") or {}).get("strategy")
         if strategy == Strategy.GATEWAY_API.value:
             observed.route_api_available = self.kube.serves(HTTPROUTE_API_VERSION, "HTTPRoute")
@@ -238,12 +249,17 @@ class Controller:
         result = plan(body, observed, datetime.now(UTC))
         outcome = Outcome(plan=result)
         try:
-            outcome.written += self._apply_all(result.apply)
+            written = self._apply_all(result, observed)
         except ResourceUnavailable:
             observed.route_api_available = False
             result = plan(body, observed, datetime.now(UTC))
-            outcome.plan = result
-            outcome.written += self._apply_all(result.apply)
+            written = self._apply_all(result, observed)
+        outcome.written += written
+        if observed.rejected or len(observed.conflicts) > len(snap.claimed):
+            # The status and event say which child and why; nothing else is applied again.
+            result = plan(body, observed, datetime.now(UTC))
+        outcome.rejected = bool(observed.rejected)
+        outcome.plan = result
         for deployment, replicas in result.scale:
             outcome.written.append(self.kube.scale(deployment, replicas))
         for obj in result.delete:
@@ -251,6 +267,8 @@ class Controller:
             outcome.deleted.append(obj["metadata"].get("uid", ""))
         if not observed.route_api_available:
             outcome.retry_after = UNAVAILABLE_RECHECK
+        elif observed.conflicts:
+            outcome.retry_after = CONFLICT_RECHECK
         self._write_status(body, result, outcome)
         for event in result.events:
             self.kube.post_event(body, event.type, event.reason, event.message)
@@ -270,11 +288,39 @@ class Controller:
         for track in tracks:
             observed.pods.setdefault(track, [])
 
-    def _apply_all(self, objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Applies one Microservice's changed children concurrently: one round trip, not one per child."""
-        if len(objects) <= 1:
-            return [self.kube.apply(obj) for obj in objects]
-        return list(self._apply_pool.map(self.kube.apply, objects))
+    def _apply_all(self, result: Plan, observed: Observed) -> list[dict[str, Any]]:
+        """Applies one Microservice's changed children concurrently: one round trip, not one per child.
+
+        Returns what was written; records in ``observed`` what the API server refused and the names
+        found taken by an object of another owner.
+        """
+        def one(obj: dict[str, Any]) -> dict[str, Any] | ApiError:
+            return self._apply_one(obj, create=ident(obj) in result.creates)
+
+        objects = result.apply
+        results = [one(obj) for obj in objects] if len(objects) <= 1 else list(self._apply_pool.map(one, objects))
+        for i, obj in enumerate(objects):
+            first = results[i]
+            if isinstance(first, ApiError) and first.status == 409:
+                owner, uid = self.kube.owner_of(obj)
+                if uid is None or uid != _owner_uid(obj):
+                    observed.conflicts[ident(obj)] = owner
+                    continue
+                results[i] = self._apply_one(obj, create=False)  # ours, only missing from the caches
+            refused = results[i]
+            if isinstance(refused, ApiError):
+                observed.rejected[ident(obj)] = refused.message
+        return [r for r in results if not isinstance(r, ApiError)]
+
+    def _apply_one(self, obj: dict[str, Any], create: bool) -> dict[str, Any] | ApiError:
+        """The applied object, or the API server's refusal of it (400 Bad Request, 422 Invalid), or,
+        for a child believed new, its 409: an object of that name exists with another manager's fields."""
+        try:
+            return self.kube.apply(obj, force=not create)
+        except ApiError as err:
+            if err.status in (400, 422) or (create and err.status == 409):
+                return err
+            raise
 
     def _write_status(self, body: dict[str, Any], result: Plan, outcome: Outcome) -> None:
         if result.status == (body.get("status") or {}):
@@ -287,6 +333,19 @@ class Controller:
         except ApiError as err:
             if err.status != 404:  # 404: deleted meanwhile, nothing to report on
                 raise
+
+
+def _owner_uid(obj: dict[str, Any]) -> str | None:
+    refs = obj["metadata"].get("ownerReferences") or []
+    return next((r.get("uid") for r in refs if r.get("controller")), None)
+
+
+def retry_delay(failures: int, err: Exception | None) -> float:
+    """Exponential backoff from 0.5 s, capped at MAX_BACKOFF; never sooner than the server's Retry-After."""
+    delay: float = min(MAX_BACKOFF, 0.5 * 2.0 ** (failures - 1))
+    if isinstance(err, ApiError) and err.retry_after is not None:
+        delay = max(delay, min(err.retry_after, MAX_BACKOFF))
+    return delay
 
 
 def _namespace_terminating(err: Exception) -> bool:

@@ -32,13 +32,31 @@ class IndexSource:
     """Snapshots of kopf's indexes. Read only on the event loop, where kopf updates them."""
 
     def __init__(self) -> None:
-        self.indexes: dict[str, kopf.Index[Key, str]] = {}
+        self.indexes: dict[str, kopf.Index[Any, str]] = {}
 
     def snapshot(self, key: Key) -> Snapshot:
         found = list(self.indexes["microservice_index"].get(key, []))
         children = [shapes.unpack(c) for name in ("deployment_index", "service_index", "route_index")
                     if name in self.indexes for c in self.indexes[name].get(key, [])]
-        return Snapshot(shapes.unpack(found[0]) if found else None, children)
+        body = shapes.unpack(found[0]) if found else None
+        return Snapshot(body, children, self._claimed(key, body))
+
+    def _claimed(self, key: Key, body: dict[str, Any] | None) -> dict[str, str]:
+        """The names this Microservice's children would take that another Microservice's children hold
+        (Microservice ``user`` track ``v1`` and Microservice ``user-v1`` both name a Service ``user-v1``)."""
+        owners = self.indexes.get("owner_index")
+        if body is None or owners is None:
+            return {}
+        namespace, name = key
+        tracks = ((body.get("spec") or {}).get("tracks") or [])
+        names = {name, *(f"{name}-{t.get('name')}" for t in tracks if isinstance(t, dict))}
+        claimed = {}
+        for kind in ("Deployment", "Service", "HTTPRoute"):
+            for child in names:
+                others = sorted(set(owners.get((kind, namespace, child), [])) - {name})
+                if others:
+                    claimed[f"{kind} {child}"] = f"Microservice {others[0]}"
+        return claimed
 
     def all_keys(self) -> list[Key]:
         return list(self.indexes["microservice_index"]) if "microservice_index" in self.indexes else []
@@ -92,6 +110,15 @@ def route_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_
                                                                  f"{GATEWAY_GROUP}/v1")}
 
 
+@kopf.index("apps", "v1", "deployments", labels=OWNED, id="owner_index")
+@kopf.index("", "v1", "services", labels=OWNED, id="owner_index")
+@kopf.index(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED, id="owner_index")
+def owner_index(namespace: str | None, name: str, labels: kopf.Labels, body: kopf.Body,
+                **_: Any) -> dict[tuple[str, str, str], str]:
+    """Which Microservice holds each child name: another one's children must not be taken over."""
+    return {(str(body.get("kind", "")), namespace or "", name): labels[LABEL_MICROSERVICE]}
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL)
 async def microservice_changed(namespace: str | None, name: str, **_: Any) -> None:
     _enqueue((namespace or "", name))
@@ -121,7 +148,7 @@ async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     for resource in (("apps", "v1", "deployments"), ("", "v1", "services"), (GATEWAY_GROUP, "v1", "httproutes")):
         settings.watching.label_selectors[resource] = OWNED_SELECTOR
     # kopf passes every index to every handler, activities included: keep them for the snapshots.
-    for name in ("microservice_index", "deployment_index", "service_index", "route_index"):
+    for name in ("microservice_index", "deployment_index", "service_index", "route_index", "owner_index"):
         source.indexes[name] = kwargs[name]
     workers = int(os.environ.get("MSO_WORKERS", "8"))
     kube = Kube(load_client(pool_size=workers * 3 + 2))  # reconcile threads, their applies, spare

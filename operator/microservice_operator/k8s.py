@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -35,8 +36,9 @@ log = logging.getLogger(__name__)
 USER_AGENT = "microservice-operator/0.1.0"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML
 REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=30)
-# Connection failures (an idle pooled connection the server closed) are retried; answers never are.
-RETRIES = urllib3.Retry(total=2, redirect=0, status=0)
+# Connection failures (an idle pooled connection the server closed) are retried; answers never are:
+# a 429's Retry-After reaches the controller's backoff instead of blocking a worker thread in urllib3.
+RETRIES = urllib3.Retry(total=2, redirect=0, status=0, respect_retry_after_header=False)
 _PLURALS = {"Deployment": "deployments", "Service": "services", "HTTPRoute": "httproutes", KIND: PLURAL,
             "Event": "events"}
 
@@ -44,8 +46,9 @@ _PLURALS = {"Deployment": "deployments", "Service": "services", "HTTPRoute": "ht
 class ApiError(Exception):
     """The API server answered outside 2xx. ``message`` is its own explanation when it sent a Status."""
 
-    def __init__(self, status: int, reason: str, body: str) -> None:
+    def __init__(self, status: int, reason: str, body: str, retry_after: float | None = None) -> None:
         self.status, self.reason, self.body = status, reason, body
+        self.retry_after = retry_after  # seconds, from a 429's (or 503's) Retry-After header
         try:
             message = json.loads(body).get("message") or reason
         except (ValueError, AttributeError):
@@ -119,7 +122,7 @@ class Client:
     def _login(self) -> None:
         info = credentials()
         self.server = info.server.rstrip("/")
-        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **info.as_http_headers()}
+        self.headers = {"User-Agent": user_agent(), "Accept": "application/json", **info.as_http_headers()}
         tls = _ssl_context(info) if self.server.startswith("https:") else None
         self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=RETRIES,
                                         timeout=REQUEST_TIMEOUT, ssl_context=tls)
@@ -134,11 +137,26 @@ class Client:
             self._login()
             response = self._send(method, url, payload, content_type)
         if not 200 <= response.status < 300:
-            raise ApiError(response.status, response.reason or "", response.data.decode(errors="replace"))
+            raise ApiError(response.status, response.reason or "", response.data.decode(errors="replace"),
+                           retry_after=_retry_after(response.headers.get("Retry-After")))
         return json.loads(response.data) if response.data else {}
 
     def _send(self, method: str, url: str, payload: bytes | None, content_type: str) -> urllib3.BaseHTTPResponse:
         return self.pool.request(method, url, body=payload, headers={**self.headers, "Content-Type": content_type})
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the API server sends an integer; an HTTP date is not used by it)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+def user_agent() -> str:
+    """``microservice-operator/VERSION (POD)``: audit logs tell the replicas apart by pod name."""
+    return f"{USER_AGENT} ({os.environ.get('POD_NAME') or socket.gethostname()})"
 
 
 def load_client(pool_size: int = 16) -> Client:
@@ -162,13 +180,17 @@ class Kube:
         self._known_served: set[str] = set()
         self._lock = threading.Lock()
 
-    def apply(self, obj: dict[str, Any], subresource: str = "") -> dict[str, Any]:
-        """Server-side applies ``obj`` (or its status, with ``subresource='status'``)."""
+    def apply(self, obj: dict[str, Any], subresource: str = "", force: bool = True) -> dict[str, Any]:
+        """Server-side applies ``obj`` (or its status, with ``subresource='status'``).
+
+        ``force=False`` for a child the operator believes new: if an object of that name exists with
+        fields another manager set, the API server answers 409 instead of handing them over.
+        """
         meta = obj["metadata"]
         path = object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
         if subresource:
             path += f"/{subresource}"
-        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        query = {"fieldManager": FIELD_MANAGER, "force": "true" if force else "false"}
         try:
             result: dict[str, Any] = self.client.request("PATCH", path, obj, query, APPLY_CONTENT_TYPE)
         except ApiError as err:
@@ -177,6 +199,19 @@ class Kube:
                 raise ResourceUnavailable(f"{obj['kind']} ({obj['apiVersion']}) is not served") from err
             raise
         return result
+
+    def owner_of(self, obj: dict[str, Any]) -> tuple[str, str | None]:
+        """Who owns the live object named like ``obj`` (its controller, else the managers of its fields),
+        and the controller's uid."""
+        meta = obj["metadata"]
+        live = self.client.request("GET", object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"]))
+        live_meta = live.get("metadata") or {}
+        controller = next((r for r in live_meta.get("ownerReferences") or [] if r.get("controller")), None)
+        if controller is not None:
+            return f"{controller.get('kind')} {controller.get('name')}", controller.get("uid")
+        managers = sorted({m.get("manager", "?") for m in live_meta.get("managedFields") or []
+                           if not m.get("subresource")})  # who wrote the object, not its status
+        return f"no controller (fields set by {', '.join(managers) or 'unknown managers'})", None
 
     def delete(self, obj: dict[str, Any]) -> None:
         """Deletes an observed object, only if it is still the same object (uid precondition)."""

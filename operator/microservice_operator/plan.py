@@ -40,6 +40,10 @@ class Observed:
     route_api_available: bool = True
     # The pods of the tracks that were short of ready pods (see tracks_to_read), by track label.
     pods: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # Children the API server refused to apply (400/422), "Kind name" -> its message.
+    rejected: dict[str, str] = field(default_factory=dict)
+    # Children's names taken by objects this Microservice does not own, "Kind name" -> who owns it.
+    conflicts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Plan:
     events: list[Event] = field(default_factory=list)
     next_deadline: datetime | None = None
     invalid: bool = False
+    creates: set[str] = field(default_factory=set)  # "Kind name" of the applies that have no live twin
 
 
 def validation_message(error: ValidationError) -> str:
@@ -152,7 +157,9 @@ def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, no
     router = router_for(ms.spec.routing.strategy)
     desired = _children(ms, decision) + router.desired(ms, decision.routing_weights, ready)
     result = Plan(next_deadline=_earliest(decision.next_deadline, _pod_recheck(observed, counts, now)))
+    desired = [obj for obj in desired if ident(obj) not in observed.conflicts]  # never taken over
     result.apply = [obj for obj in desired if needs_apply(obj, _observed_twin(obj, observed))]
+    result.creates = {ident(obj) for obj in result.apply if _observed_twin(obj, observed) is None}
     result.scale = [(d, stepped[track]) for track, d in leaving.items() if stepped[track] != _wanted(d)]
     result.delete = _stale(ms, desired, observed, leaving)
     if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
@@ -166,8 +173,20 @@ def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, no
                  and decision.replicas == target.replicas)
     result.status = _status(ms, status, tracks, observed, decision, converged=converged,
                             blocked=_blocked(ms, observed, route), route=route, now=now)
-    result.events = _events(ms, status, result, observed, decision)
+    result.events = _events(ms, status, result, observed, decision) + _rejection_event(status, result.status)
     return result
+
+
+def _rejection_event(before: dict[str, Any], after: dict[str, Any]) -> list[Event]:
+    """One Warning per new refusal or conflict: not again while Ready keeps the same reason and message."""
+    def ready(st: dict[str, Any]) -> dict[str, Any]:
+        return next((c for c in st.get("conditions") or [] if c.get("type") == conditions.READY), {})
+    now, then = ready(after), ready(before)
+    if now.get("reason") not in conditions.WARNED_REASONS:
+        return []
+    if (then.get("reason"), then.get("message")) == (now["reason"], now.get("message")):
+        return []
+    return [Event("Warning", str(now["reason"]), str(now.get("message", "")))]
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:
@@ -232,6 +251,11 @@ def _children(ms: Microservice, decision: Decision) -> list[dict[str, Any]]:
     return objs
 
 
+def ident(obj: dict[str, Any]) -> str:
+    """How status, events and the controller name one child: "Kind name"."""
+    return f"{obj['kind']} {obj['metadata']['name']}"
+
+
 def _observed_twin(obj: dict[str, Any], observed: Observed) -> dict[str, Any] | None:
     name = obj["metadata"]["name"]
     if obj["kind"] == "Deployment":
@@ -275,11 +299,21 @@ def is_subset(want: Any, have: Any) -> bool:
 
 
 def _blocked(ms: Microservice, observed: Observed, route: RouteAcceptance | None) -> tuple[str, str] | None:
-    """Why Ready is False although the tracks may serve: no Gateway API, or a Gateway refused the route."""
+    """Why Ready is False although the tracks may serve: no Gateway API, a child the API server refused,
+    or a Gateway refused the route."""
     if ms.spec.routing.strategy is Strategy.GATEWAY_API and not observed.route_api_available:
         return (conditions.REASON_GATEWAY_API_UNAVAILABLE,
                 "the Gateway API CRDs (HTTPRoute gateway.networking.k8s.io/v1) are not installed; "
                 "install them or set spec.routing.strategy to Replicas")
+    if observed.conflicts:
+        return (conditions.REASON_NAME_CONFLICT,
+                "; ".join(f"{child} exists and belongs to {owner}, not to Microservice {ms.name}; "
+                          "rename this Microservice or its track"
+                          for child, owner in sorted(observed.conflicts.items())))
+    if observed.rejected:
+        return (conditions.REASON_APPLY_REJECTED,
+                "; ".join(f"{child} refused by the API server: {message}"
+                          for child, message in sorted(observed.rejected.items())))
     if route is not None and route.status == "False":
         return conditions.REASON_ROUTE_NOT_ACCEPTED, route.message
     return None

@@ -46,4 +46,7 @@ def test_the_operator_logs_in_with_its_service_account_token_and_reconciles(char
     if kube.LOCAL:  # the API server's audit log names the caller
         audit = kube.STATE / "kwok" / "clusters" / "microservice-operator" / "logs" / "audit.log"
         user = f'"username":"system:serviceaccount:{chart_operator}:{RELEASE}"'
-        assert any(user in line and "microservices" in line for line in audit.read_text().splitlines())
+        lines = audit.read_text().splitlines()
+        assert any(user in line and "microservices" in line for line in lines)
+        agent = f' ({pod.metadata.name})"'  # the pod names itself in its User-Agent (POD_NAME, downward API)
+        assert any(user in line and '"userAgent":"microservice-operator/' in line and agent in line for line in lines)

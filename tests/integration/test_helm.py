@@ -6,8 +6,10 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from tests.conftest import OperatorProcess
 from tests.support import kube
@@ -25,6 +27,25 @@ def helm(*args: str, check: bool = True) -> str:
     return run(HELM, "--kubeconfig", str(kube.KUBECONFIG), *args, check=check, timeout=300).stdout
 
 
+def render(*values: str) -> list[dict[str, Any]]:
+    """The chart's manifests from `helm template` (no cluster needed), with ``values`` (--set ...)."""
+    out = helm("template", "mso", CHART, "--namespace", "mso-system", "--kube-version", KUBE_VERSION, *values)
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def rendered(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [doc for doc in docs if doc["kind"] == kind]
+
+
+def pod_spec(*values: str) -> dict[str, Any]:
+    (deployment,) = rendered(render(*values), "Deployment")
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+PDB_ON = ("--set", "podDisruptionBudget.enabled=true")
+
+
 def test_helm_lint_is_clean() -> None:
     out = helm("lint", CHART, "--strict")
     assert "[WARNING]" not in out and "[ERROR]" not in out and "0 chart(s) failed" in out
@@ -34,6 +55,10 @@ def test_helm_lint_is_clean() -> None:
     [],
     ["--set", "watchNamespaces={team-a,team-b}"],
     ["--set", "replicaCount=2", "--set", "peering.enabled=true", "--set", "podDisruptionBudget.enabled=true"],
+    ["--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=50%",
+     "--set", "podDisruptionBudget.maxUnavailable=null", "--set", "topologySpreadConstraints[0].maxSkew=1",
+     "--set", "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+     "--set", "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule"],
 ])
 def test_template_is_accepted_by_a_server_side_dry_run(namespace: str, values: list[str]) -> None:
     manifests = helm("template", "mso", CHART, "--namespace", namespace, "--kube-version", KUBE_VERSION, *values)
@@ -42,6 +67,80 @@ def test_template_is_accepted_by_a_server_side_dry_run(namespace: str, values: l
     kube.kubectl("apply", "--server-side", "-f", str(kube.ROOT / "crds"))
     result = kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=manifests, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_template_needs_no_kube_version() -> None:
+    """helm's default Kubernetes version (stamped from its client-go at build) satisfies the chart's kubeVersion."""
+    result = run(HELM, "template", "mso", CHART, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "kind: Deployment" in result.stdout
+
+
+@pytest.mark.parametrize("values", [[], ["--set", "watchNamespaces={team-a,team-b}"]])
+def test_rbac_may_update_only_the_microservices_finalizers(values: list[str]) -> None:
+    """blockOwnerDeletion on the children needs it under OwnerReferencesPermissionEnforcement (OpenShift)."""
+    docs = render(*values)
+    roles = rendered(docs, "ClusterRole") + rendered(docs, "Role")
+    object_roles = [r for r in roles if any("microservices" in rule["resources"] for rule in r["rules"])]
+    assert len(object_roles) == (2 if values else 1)
+    for role in object_roles:
+        assert {"apiGroups": ["microservice-operator.io"], "resources": ["microservices/finalizers"],
+                "verbs": ["update"]} in role["rules"]
+    updates = [rule for role in roles for rule in role["rules"] if "update" in rule["verbs"]]
+    assert all(rule["resources"] == ["microservices/finalizers"] for rule in updates), updates
+
+
+def test_pdb_default_never_blocks_a_drain_of_one_replica() -> None:
+    (pdb,) = rendered(render(*PDB_ON, "--set", "replicaCount=1"), "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1 and "minAvailable" not in pdb["spec"]
+    assert pdb["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "microservice-operator", "app.kubernetes.io/instance": "mso"}
+    assert rendered(render(), "PodDisruptionBudget") == []  # off by default
+
+
+def test_pdb_min_available_instead_of_max_unavailable() -> None:
+    (pdb,) = rendered(render(*PDB_ON, "--set", "podDisruptionBudget.minAvailable=1",
+                             "--set", "podDisruptionBudget.maxUnavailable=null"), "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb["spec"]
+
+
+def test_pdb_with_both_min_available_and_max_unavailable_fails() -> None:
+    result = run(HELM, "template", "mso", CHART, "--kube-version", KUBE_VERSION, *PDB_ON,
+                 "--set", "podDisruptionBudget.minAvailable=1", "--set", "podDisruptionBudget.maxUnavailable=1",
+                 check=False)
+    assert result.returncode != 0
+    assert "podDisruptionBudget.minAvailable" in result.stderr
+    assert "podDisruptionBudget.maxUnavailable" in result.stderr and "mutually exclusive" in result.stderr
+
+
+def test_operator_container_has_a_readiness_probe_on_the_kopf_health_endpoint() -> None:
+    (container,) = pod_spec()["containers"]
+    probe = container["readinessProbe"]
+    assert probe["httpGet"] == container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert {"name": "healthz", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert probe["periodSeconds"] > 0 and probe["timeoutSeconds"] < probe["periodSeconds"]
+
+
+def test_topology_spread_defaults_to_a_soft_spread_over_nodes_with_two_replicas() -> None:
+    spec = pod_spec("--set", "replicaCount=2", "--set", "peering.enabled=true")
+    assert spec["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": {
+            "app.kubernetes.io/name": "microservice-operator", "app.kubernetes.io/instance": "mso"}}}]
+
+
+def test_topology_spread_is_absent_with_one_replica() -> None:
+    assert "topologySpreadConstraints" not in pod_spec("--set", "replicaCount=1")
+
+
+def test_topology_spread_constraints_given_replace_the_default() -> None:
+    spec = pod_spec("--set", "replicaCount=2", "--set", "peering.enabled=true",
+                    "--set", "topologySpreadConstraints[0].maxSkew=2",
+                    "--set", "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+                    "--set", "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule")
+    assert spec["topologySpreadConstraints"] == [
+        {"maxSkew": 2, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}]
 
 
 def _released(release: str) -> list[str]:
@@ -66,6 +165,7 @@ def test_install_upgrade_uninstall(release: tuple[str, str]) -> None:
     assert dep.spec.strategy.type == "Recreate" and dep.spec.replicas == 1
     container = dep.spec.template.spec.containers[0]
     assert "--all-namespaces" in container.args and container.liveness_probe.http_get.path == "/healthz"
+    assert container.readiness_probe.http_get.path == "/healthz"
     assert container.security_context.read_only_root_filesystem is True
     assert dep.spec.template.spec.security_context.run_as_non_root is True
     assert f"clusterrole.rbac.authorization.k8s.io/{name}-microservice-operator" in _released(name)
@@ -99,6 +199,9 @@ def test_rbac_is_not_too_wide(release: tuple[str, str]) -> None:
     assert _can(sa, "delete", "namespaces") == "no"
     assert _can(sa, "update", "deployments", "-n", "default") == "no"  # patch (server-side apply) only
     assert _can(sa, "patch", "deployments", "-n", "default") == "yes"
+    assert _can(sa, "update", "microservices.microservice-operator.io", "-n", "default") == "no"
+    assert _can(sa, "update", "microservices.microservice-operator.io", "--subresource=finalizers",
+                "-n", "default") == "yes"
     rules = json.loads(kube.kubectl("get", "clusterroles", "-l", f"app.kubernetes.io/instance={name}",
                                     "-o", "json").stdout)["items"]
     for role in rules:

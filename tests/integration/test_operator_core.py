@@ -113,6 +113,44 @@ def test_deleting_the_microservice_garbage_collects_everything(namespace: str,
     ({"tracks": [{"name": "a", "weight": 100}]}, "spec.tracks[0].image: Required value"),
     ({"tracks": [{"name": "a", "image": "i", "weight": 101}]}, "spec.tracks[0].weight: Invalid value: 101"),
     ({"tracks": []}, "spec.tracks: Invalid value: 0: spec.tracks in body should have at least 1 items"),
+    # Admission rules for what the children (Deployments) would otherwise fail with 422:
+    ({"tracks": [{"name": "a", "image": "example/user v1", "weight": 100}]},
+     'spec.tracks[0].image: Invalid value: "example/user v1": spec.tracks[0].image in body should match'),
+    ({"template": {"spec": {"containers": [{"name": "app", "image": " "}]}}},
+     'spec.template.spec.containers[0].image: Invalid value: " "'),
+    ({"template": {"spec": {"containers": [{"name": "app"}, {"name": "proxy"}]}}},
+     "spec.template.spec.containers[1].image: Required value: every container but app (whose image is the track's) "
+     "needs an image"),
+    ({"template": {"spec": {"initContainers": [{"name": "migrate"}]}}},
+     "spec.template.spec.initContainers[0].image: Required value: every init container needs an image"),
+    ({"tracks": [{"name": "a", "image": "i", "weight": 100, "env": [{"name": "A=B", "value": "1"}]}]},
+     'spec.tracks[0].env[0].name: Invalid value: "A=B"'),
+    ({"template": {"spec": {"containers": [{"name": "app", "env": [{"name": ""}]}]}}},
+     'spec.template.spec.containers[0].env[0].name: Invalid value: ""'),
+    ({"template": {"spec": {"containers": [{"name": "app", "ports": [{"containerPort": 0}]}]}}},
+     "spec.template.spec.containers[0].ports[0].containerPort: Invalid value: 0"),
+    ({"template": {"spec": {"containers": [{"name": "app", "ports": [{"name": "metrics", "containerPort": 70000}]}]}}},
+     "spec.template.spec.containers[0].ports[0].containerPort: Invalid value: 70000"),
+    ({"template": {"spec": {"containers": [{"name": "app", "readinessProbe": {"tcpSocket": {"port": 0}}}]}}},
+     "spec.template.spec.containers[0].readinessProbe.tcpSocket.port: Invalid value: 0"),
+    ({"service": {"port": 70000}}, "spec.service.port: Invalid value: 70000"),
+    ({"port": 0}, "spec.port: Invalid value: 0"),
+    ({"tracks": [{"name": "a", "image": "i", "weight": 100, "resources": {"requests": {"cpu": "lots"}}}]},
+     'spec.tracks[0].resources.requests[cpu]: Invalid value: "lots": must be a quantity of at least 0'),
+    ({"tracks": [{"name": "a", "image": "i", "weight": 100, "resources": {"limits": {"memory": "-1Gi"}}}]},
+     'spec.tracks[0].resources.limits[memory]: Invalid value: "-1Gi": must be a quantity of at least 0'),
+    ({"tracks": [{"name": "a", "image": "i", "weight": 100, "resources": {
+        "requests": {"cpu": "1500m", "memory": "64Mi"}, "limits": {"cpu": 1, "memory": "1Gi"}}}]},
+     'spec.tracks[0].resources.requests: Invalid value: must not exceed limits of the same resource; '
+     'above limits: ["cpu"]'),
+    ({"template": {"spec": {"containers": [{"name": "app"}, {"name": "proxy", "image": "envoy:1", "resources": {
+        "requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}}]}}},
+     'spec.template.spec.containers[1].resources.requests: Invalid value: must not exceed limits of the same '
+     'resource; above limits: ["memory"]'),
+    ({"tracks": [{"name": "a", "image": "i", "weight": 100, "resources": {"requests": {"cpu": "2"}}}],
+      "template": {"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": "1"}}}]}}},
+     "spec.tracks: Invalid value: requests above limits once a track's resources are merged over spec.template's "
+     'app container: the track\'s requests above spec.template\'s limits: [["a", ["cpu"]]]'),
 ])
 def test_bad_objects_are_rejected_naming_the_field(namespace: str, crds: None, change: dict[str, object],
                                                   fragment: str) -> None:
@@ -121,6 +159,31 @@ def test_bad_objects_are_rejected_naming_the_field(namespace: str, crds: None, c
     result = kube.kubectl("apply", "-f", "-", stdin=json.dumps(bad), check=False)
     assert result.returncode != 0
     assert fragment in result.stderr
+
+
+def test_good_objects_are_not_refused_by_the_admission_rules(namespace: str, crds: None) -> None:
+    """Quantities as strings and numbers, requests up to the limits (also once merged over the template),
+    env names Kubernetes 1.32+ takes, digests, port bounds: all admitted and stored as given."""
+    resources = {"requests": {"cpu": "500m", "memory": "1Gi", "ephemeral-storage": "1.5Gi"},
+                 "limits": {"cpu": 1, "memory": "1Gi", "nvidia.com/gpu": 1}}
+    good = manifest(namespace, name="good", tracks=[("v1", 100)], template={"spec": {
+        "containers": [
+            {"name": "app", "env": [{"name": "Logging__LogLevel", "value": "Debug"}, {"name": "my.setting-1"}],
+             "ports": [{"name": "metrics", "containerPort": 65535, "hostPort": 0, "protocol": "TCP"},
+                       {"containerPort": 1, "protocol": "UDP"}],
+             "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}},
+             "livenessProbe": {"tcpSocket": {"port": 8080}},
+             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "2", "memory": "2Gi"}}},
+            {"name": "proxy", "image": "registry.example.com:5000/envoy@sha256:" + "0" * 64,
+             "resources": {"requests": {"cpu": ".25", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": 10**8}}}],
+        "initContainers": [{"name": "migrate", "image": "example/user:v1", "env": [{"name": "Logging:LogLevel"}]}]}})
+    good["spec"]["tracks"][0]["resources"] = resources
+    good["spec"]["tracks"][0]["env"].append({"name": "1ST_CHOICE", "value": "yes"})
+    result = kube.kubectl("apply", "-f", "-", stdin=json.dumps(good), check=False)
+    assert result.returncode == 0, result.stderr
+    stored = kube.get_ms(namespace, "good")["spec"]
+    assert stored["tracks"][0]["resources"] == resources
+    assert stored["template"]["spec"]["containers"][1]["resources"]["limits"] == {"cpu": "250m", "memory": 10**8}
 
 
 @pytest.mark.parametrize(("field", "fragment"), [

@@ -25,8 +25,8 @@ BOUNDS = {annotated_types.Ge: ("minimum", "ge"), annotated_types.Le: ("maximum",
 
 
 def _inner(annotation: Any) -> Any:
-    """list[X] / X | None -> X."""
-    while typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
+    """list[X] / X | None / Annotated[X, validator] -> X."""
+    while typing.get_origin(annotation) in (list, typing.Union, types.UnionType, typing.Annotated):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         annotation = args[0]
     return annotation

@@ -47,3 +47,35 @@ def test_schema_declares_every_top_level_value() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert set(values) <= set(schema["properties"]) and schema["additionalProperties"] is False
+
+
+def test_schema_declares_every_nested_value_of_a_closed_object() -> None:
+    """A value under an object with additionalProperties false (e.g. podDisruptionBudget.*) is in its schema."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    undeclared = []
+    for path in _leaves(values):
+        node = schema
+        for key in path.split("."):
+            if key in node.get("properties", {}):
+                node = node["properties"][key]
+            else:
+                if node.get("additionalProperties") is False:
+                    undeclared.append(path)
+                break
+    assert undeclared == []
+
+
+def test_pod_disruption_budget_defaults_never_block_a_drain() -> None:
+    """maxUnavailable 1 lets a node with the only replica drain; minAvailable is the exclusive alternative."""
+    pdb = yaml.safe_load((CHART / "values.yaml").read_text())["podDisruptionBudget"]
+    assert pdb["maxUnavailable"] == 1 and pdb["minAvailable"] is None
+    props = json.loads((CHART / "values.schema.json").read_text())["properties"]["podDisruptionBudget"]["properties"]
+    assert props["maxUnavailable"] == props["minAvailable"]
+    assert {"type": "null"} in props["minAvailable"]["oneOf"]
+
+
+def test_topology_spread_constraints_default_to_empty() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["topologySpreadConstraints"]
+    assert values["topologySpreadConstraints"] == [] and schema["type"] == "array"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from microservice_operator.cli import main
+from microservice_operator.cli import RestartBudget, api_went_away, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +50,19 @@ def test_run_without_credentials_exits_1_naming_the_problem(
     err = capsys.readouterr().err
     assert err.startswith("error: cannot log in to Kubernetes: ")
     assert str(path) in err if kubeconfig == "missing" else "context" in err.lower()
+
+
+def test_restarts_are_bounded_per_window() -> None:
+    budget = RestartBudget(limit=2, window=60.0)
+    assert budget.allow(0.0) and budget.allow(1.0)
+    assert not budget.allow(2.0)  # a third within the window: the process exits instead
+    assert budget.allow(61.5)  # the first has left the window
+
+
+def test_only_kopfs_404_counts_as_an_api_that_went_away() -> None:
+    from kopf._cogs.clients.errors import APINotFoundError, APIServerError
+
+    assert api_went_away(APINotFoundError({"message": "the server could not find the requested resource"},
+                                          status=404, headers={}))
+    assert not api_went_away(APIServerError({"message": "etcd timeout"}, status=500, headers={}))
+    assert not api_went_away(LookupError("404"))

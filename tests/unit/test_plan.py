@@ -264,3 +264,38 @@ def test_pods_that_start_do_not_fail_over_but_pods_that_crash_do_with_the_reason
     assert crashing.status["failover"]["active"] is True
     assert crashing.status["tracks"][0]["reason"] == "CrashLoopBackOff"
     assert "track v1: CrashLoopBackOff: pod v1-3" in crashing.status["conditions"][2]["message"]
+
+
+def test_a_child_the_api_server_refused_keeps_ready_false_and_warns_once() -> None:
+    b = body()
+    observed, b = converged_world(b)
+    observed.rejected = {"Deployment user-v2": 'Deployment.apps "user-v2" is invalid: spec.template.spec.'
+                                                'containers[0].resources.requests: Invalid value: "2": must be '
+                                                'less than or equal to cpu limit of 1'}
+    refused = plan(b, observed, NOW)
+    ready = next(c for c in refused.status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "ApplyRejected")
+    assert ready["message"].startswith("Deployment user-v2 refused by the API server: Deployment.apps")
+    assert "resources.requests" in ready["message"] and refused.status["phase"] == "Degraded"
+    assert [(e.type, e.reason) for e in refused.events] == [("Warning", "ApplyRejected")]
+    again = plan({**b, "status": refused.status}, observed, NOW + timedelta(seconds=30))
+    assert again.events == [] and again.status == refused.status  # the retry neither warns nor writes again
+    observed.rejected = {}
+    recovered = plan({**b, "status": refused.status}, observed, NOW + timedelta(seconds=60))
+    assert recovered.status["phase"] == "Ready" and recovered.events == []
+
+
+def test_a_name_taken_by_another_owner_is_never_applied_and_is_reported() -> None:
+    b = body()
+    observed = Observed(conflicts={"Service user-v1": "Microservice user-v1"})
+    p = plan(b, observed, NOW)
+    assert ("Service", "user-v1") not in [(o["kind"], o["metadata"]["name"]) for o in p.apply]
+    assert ("Deployment", "user-v1") in [(o["kind"], o["metadata"]["name"]) for o in p.apply]
+    assert p.delete == []
+    ready = next(c for c in p.status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "NameConflict")
+    assert ready["message"].startswith("Service user-v1 exists and belongs to Microservice user-v1, "
+                                       "not to Microservice user")
+    assert [(e.type, e.reason) for e in p.events if e.type == "Warning"] == [("Warning", "NameConflict")]
+    again = plan({**b, "status": p.status}, observed, NOW + timedelta(seconds=30))
+    assert [e for e in again.events if e.reason == "NameConflict"] == []

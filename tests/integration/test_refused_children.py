@@ -1,0 +1,60 @@
+"""A Microservice valid for its CRD whose child the API server refuses: reported, warned once, backed off."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.conftest import OperatorProcess
+from tests.support import kube
+from tests.support.kube import wait_for
+from tests.support.ms import manifest, wait_converged
+
+pytestmark = pytest.mark.cluster
+AUDIT_LOG = kube.STATE / "kwok" / "clusters" / "microservice-operator" / "logs" / "audit.log"
+WATCHED_SECONDS = 30.0
+
+
+def _ready(namespace: str) -> dict[str, Any]:
+    conds = (kube.get_ms(namespace, "user").get("status") or {}).get("conditions") or []
+    return next((c for c in conds if c["type"] == "Ready"), {})
+
+
+def _operator_writes(namespace: str, name: str, offset: int) -> int:
+    """Write requests of the operator to Deployment ``name`` in the audit log after ``offset``."""
+    count = 0
+    with AUDIT_LOG.open() as log:
+        log.seek(offset)
+        for line in log:
+            event = json.loads(line)
+            ref = event.get("objectRef") or {}
+            if (event.get("userAgent", "").startswith("microservice-operator") and ref.get("resource") == "deployments"
+                    and ref.get("namespace") == namespace and ref.get("name") == name):
+                count += 1
+    return count
+
+
+def test_a_refused_deployment_is_reported_warned_once_backed_off_and_recovers(
+        namespace: str, operator_alive: OperatorProcess) -> None:
+    # A volumeMount of a volume the pod does not declare: the CRD cannot see it, the Deployment's API can.
+    broken = manifest(namespace, template={"spec": {"containers": [
+        {"name": "app", "volumeMounts": [{"name": "missing", "mountPath": "/data"}]}]}})
+    offset = AUDIT_LOG.stat().st_size
+    kube.apply_obj(broken)
+    ready = wait_for(lambda: _ready(namespace) if _ready(namespace).get("reason") == "ApplyRejected" else None,
+                     what="Ready=False ApplyRejected")
+    assert ready["status"] == "False"
+    assert "Deployment user-v1 refused by the API server" in ready["message"]
+    assert "volumeMounts[0].name" in ready["message"] and "missing" in ready["message"]
+    assert kube.get_ms(namespace, "user")["status"]["phase"] == "Degraded"
+    time.sleep(WATCHED_SECONDS)
+    writes = _operator_writes(namespace, "user-v1", offset)
+    assert 1 <= writes <= 10, f"{writes} applies of the refused Deployment in {WATCHED_SECONDS:.0f} s"
+    events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+    warnings = [e for e in events if e["reason"] == "ApplyRejected"]
+    assert len(warnings) == 1 and warnings[0]["type"] == "Warning", warnings
+    kube.apply_obj(manifest(namespace))  # corrected: the template no longer mounts it
+    wait_converged(namespace, timeout=90)  # within one capped backoff (60 s) plus the rollout
