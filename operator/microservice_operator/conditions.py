@@ -55,6 +55,9 @@ class Facts:
     degraded_cause: str = REASON_TRACK_UNHEALTHY
     # GatewayAPI strategy: RouteAccepted's status (True, False, Unknown), reason and message.
     route: tuple[str, str, str] | None = None
+    # Why replicas are missing in Kubernetes' words, when a Deployment says it (FailedCreate: pods refused
+    # by Pod Security, a ResourceQuota or a LimitRange; ProgressDeadlineExceeded): Ready's reason and message.
+    not_ready_cause: tuple[str, str] | None = None
 
 
 def _condition(ctype: str, status: bool, reason: str, message: str) -> dict[str, Any]:
@@ -68,6 +71,8 @@ def desired_conditions(obs: Facts) -> list[dict[str, Any]]:
         ready = _condition(READY, False, obs.blocked_reason, obs.blocked_message)
     elif obs.converged and obs.ready >= obs.desired:
         ready = _condition(READY, True, REASON_ALL_READY, ready_msg)
+    elif obs.not_ready_cause:
+        ready = _condition(READY, False, obs.not_ready_cause[0], f"{ready_msg}; {obs.not_ready_cause[1]}")
     else:
         ready = _condition(READY, False, REASON_REPLICAS_NOT_READY, ready_msg)
     progressing = (

@@ -332,6 +332,7 @@ def _status(ms: Microservice, status: dict[str, Any], tracks: list[dict[str, Any
         failover_reason=decision.failover.reason, blocked_reason=blocked[0] if blocked else None,
         blocked_message=blocked[1] if blocked else "",
         route=(route.status, route.reason, route.message) if route else None,
+        not_ready_cause=_stall(tracks),
     )
     conds = conditions.merge(status.get("conditions") or [], conditions.desired_conditions(facts),
                              ms.generation, timestamp(now))
@@ -364,6 +365,12 @@ def _degraded(tracks: list[dict[str, Any]], unhealthy: str | None) -> tuple[str,
     if stalled:
         return stalled[0]["reason"], "; ".join(f"track {t['name']}: {t['message']}" for t in stalled)
     return conditions.REASON_TRACK_UNHEALTHY, None
+
+
+def _stall(tracks: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The first track whose Deployment says why pods are missing (FailedCreate, ProgressDeadlineExceeded)."""
+    stalled = [t for t in tracks if t.get("reason") in STALLED_REASONS]
+    return (stalled[0]["reason"], f"track {stalled[0]['name']}: {stalled[0]['message']}") if stalled else None
 
 
 def _rolled_out(deployment: dict[str, Any] | None) -> bool:

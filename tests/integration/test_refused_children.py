@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -58,3 +59,20 @@ def test_a_refused_deployment_is_reported_warned_once_backed_off_and_recovers(
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning", warnings
     kube.apply_obj(manifest(namespace))  # corrected: the template no longer mounts it
     wait_converged(namespace, timeout=90)  # within one capped backoff (60 s) plus the rollout
+
+
+def test_pods_refused_by_a_quota_show_in_ready_with_the_deployments_reason(
+        namespace: str, operator_alive: OperatorProcess) -> None:
+    kube.apply_obj({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "pods", "namespace": namespace},
+                    "spec": {"hard": {"pods": "5"}}})
+    kube.apply_obj(manifest(namespace))  # 9 + 1 pods wanted, 5 allowed
+
+    def refused() -> dict[str, Any] | None:
+        ready = _ready(namespace)
+        return ready if ready.get("reason") == "FailedCreate" else None
+
+    ready = wait_for(refused, timeout=60, what="Ready=False FailedCreate")
+    assert ready["status"] == "False" and "exceeded quota" in ready["message"]
+    assert re.match(r"^\d+/10 replicas ready; track v[12]: ", ready["message"]), ready["message"]
+    kube.kubectl("delete", "resourcequota", "pods", "-n", namespace)
+    wait_converged(namespace, timeout=120)  # the ReplicaSet controller retries; the Deployment recovers
