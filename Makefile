@@ -7,7 +7,11 @@ PY := $(VENV)/bin/python
 export PATH := $(ROOT)/.cluster/bin:$(VENV)/bin:$(PATH)
 export KUBECONFIG_LOCAL := $(ROOT)/.cluster/kubeconfig
 PYTEST_ARGS ?=
+# The operator's version: operator/microservice_operator/__init__.py (tests/unit/test_version.py holds this to it).
 IMAGE_TAG ?= 0.1.0
+# The images' platform, linux/amd64 or linux/arm64; empty: the Docker engine's own. Another platform
+# needs a base image of it and an engine that runs its binaries (qemu binfmt handlers): see hack/images.sh.
+PLATFORM ?=
 # The base the images build FROM. Here no registry is reachable, so the default is made locally
 # (make base-image); on kind or minikube machines use BASE_IMAGE=python:3.12-slim.
 BASE_IMAGE ?= microservice-operator/base:bookworm
@@ -78,8 +82,8 @@ base-image: ## Make the local base image (debootstrap bookworm + python3, docker
 	@BASE_IMAGE=$(BASE_IMAGE) hack/base-image.sh
 
 .PHONY: docker-build
-docker-build: ## Build the operator and sample images, and here the samples' PostgreSQL (BASE_IMAGE=python:3.12-slim on machines with a registry)
-	@BASE_IMAGE=$(BASE_IMAGE) IMAGE_TAG=$(IMAGE_TAG) hack/images.sh
+docker-build: ## Build the operator and sample images, and here the samples' PostgreSQL (BASE_IMAGE=python:3.12-slim on machines with a registry; PLATFORM=linux/arm64)
+	@BASE_IMAGE=$(BASE_IMAGE) IMAGE_TAG=$(IMAGE_TAG) PLATFORM=$(PLATFORM) hack/images.sh
 
 .PHONY: cluster-images
 cluster-images: docker-build ## Load the images into the local cluster's real node (containerd), under the tags the chart and samples use

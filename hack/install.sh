@@ -22,18 +22,21 @@ fi
 command -v go >/dev/null || { echo "install: error: Go is required to build the control plane" >&2; exit 1; }
 
 stamp="$venv/.installed"
-want=$(cat operator/pyproject.toml samples/*/pyproject.toml hack/constraints.txt | sha256sum | cut -c1-16)
+# The project (pyproject.toml at the root; its version in the package's __init__.py, which the
+# editable install's metadata copies), the samples, and the pins.
+want=$(cat pyproject.toml operator/microservice_operator/__init__.py samples/*/pyproject.toml hack/constraints.txt |
+  sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ ! -x "$operator_venv/bin/microservice-operator" ]; then
   echo "creating $venv and $operator_venv"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -c hack/constraints.txt -e "operator[test]" \
+  "$venv/bin/pip" install -q -c hack/constraints.txt -e ".[test]" \
     -e samples/common -e samples/user-service -e samples/order-service
   # The operator alone, as its image installs it: tests and benchmarks run it from here, so a
   # dependency the package forgets to declare fails them, and their memory figures are the image's.
   [ -x "$operator_venv/bin/python" ] || "$python" -m venv "$operator_venv"
   "$operator_venv/bin/pip" install -q --upgrade pip
-  "$operator_venv/bin/pip" install -q -c hack/constraints.txt -e operator
+  "$operator_venv/bin/pip" install -q -c hack/constraints.txt -e .
   echo "$want" > "$stamp"
 else
   echo "virtualenvs up to date in $venv and $operator_venv"

@@ -20,9 +20,12 @@ if [ ! -d "$tree" ]; then
   git -C "$root" archive "$commit" | tar -x -C "$tree.tmp"
   mv "$tree.tmp" "$tree"
 fi
-ls "$root"/wheelhouse/operator/*.whl >/dev/null 2>&1 ||
-  { echo "previous-release: error: no wheels in wheelhouse/operator: run 'make docker-build' first" >&2; exit 1; }
-cp "$root"/wheelhouse/operator/*.whl "$tree/wheelhouse/operator/"
+# The wheels of this engine's platform (make docker-build fills wheelhouse/operator/OS-ARCH); the
+# previous release's Dockerfile reads them from wheelhouse/operator itself.
+wheels="wheelhouse/operator/$("$docker" version --format '{{.Server.Os}}-{{.Server.Arch}}' 2>/dev/null || true)"
+ls "$root/$wheels"/*.whl >/dev/null 2>&1 ||
+  { echo "previous-release: error: no wheels in $wheels: run 'make docker-build' first" >&2; exit 1; }
+cp "$root/$wheels"/*.whl "$tree/wheelhouse/operator/"
 if ! "$docker" image inspect "$image" >/dev/null 2>&1; then
   start=$SECONDS
   (cd "$tree" && DOCKER_BUILDKIT=0 "$docker" build -q -f operator/Dockerfile --build-arg "BASE_IMAGE=$base" \

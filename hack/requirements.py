@@ -3,6 +3,7 @@
 Used by the Dockerfiles (so the dependency layer is built before the code is copied) and by
 hack/wheelhouse.sh. Requirements naming one of the given local projects are left out.
 Usage: python3 requirements.py PROJECT_DIR [PROJECT_DIR ...]
+(the operator's project is the repository root: ``python3 hack/requirements.py .``)
 """
 
 import re
