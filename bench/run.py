@@ -1,5 +1,6 @@
-"""make bench: P1–P5 on the local cluster, as ratios against the raw-apply floor of the same run, and
-P6–P8 on its real node with real requests (split accuracy, end-to-end failover, the two strategies).
+"""make bench: P1–P5 on the local cluster, as ratios against the raw-apply floor of the same run,
+P6–P8 on its real node with real requests (split accuracy, end-to-end failover, the two strategies),
+and P9 the takeover of a standby replica after the leader's kill -9.
 
     python -m bench.run [--size full|smoke] [--no-readme]
 
@@ -29,7 +30,7 @@ from tests.conftest import OperatorProcess
 from tests.support import kube
 
 from . import figures as f
-from . import traffic
+from . import takeover, traffic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -44,13 +45,14 @@ class Size:
     p5: int
     p6_requests: int
     p7_trials: int
+    p9: int
 
 
-SIZES = {"full": Size(p1=100, p3=1000, idle_seconds=60, p5=20, p6_requests=10_000, p7_trials=3),
-         "smoke": Size(p1=3, p3=10, idle_seconds=3, p5=2, p6_requests=500, p7_trials=1)}
+SIZES = {"full": Size(p1=100, p3=1000, idle_seconds=60, p5=20, p6_requests=10_000, p7_trials=3, p9=200),
+         "smoke": Size(p1=3, p3=10, idle_seconds=3, p5=2, p6_requests=500, p7_trials=1, p9=8)}
 TARGETS = {"P1 p50": 1.5, "P1 p99": 3.0, "P2 p50": 1.5, "P3": 2.0, "P3 RSS MiB": 150, "P4 writes": 0,
            "P4 CPU %": 2.0, "P5 p99 s": 1.0, "P6 points": 1.0, "P7 vs probe bound": 1.0, "P7 failed %": 5.0,
-           "P8 Gateway points": 0.5}
+           "P8 Gateway points": 0.5, "P9 takeover vs Lease bound": 1.25}
 
 
 def progress(message: str) -> None:
@@ -88,6 +90,10 @@ def measure(size: Size, operator: OperatorProcess, bench: f.Bench) -> dict[str, 
     p7 = traffic.p7_failover(real, size.p7_trials)
     progress(f"P8: both strategies, {size.p6_requests} requests each, on the real node")
     p8 = traffic.p8_strategies(real, size.p6_requests)
+    operator.stop()  # P9 runs its own two replicas
+    ha, _ = bench.namespace("ha")
+    progress(f"P9: {size.p9} objects, two replicas, the leader killed mid-burst")
+    p9 = takeover.p9_takeover(ha, size.p9)
     return {
         "P1": {"operator": f.summary(op1), "floor": f.summary(fl1)},
         "P2": {"operator": f.summary(op2), "floor": f.summary(fl2), "parallel_floor": f.summary(par2)},
@@ -97,6 +103,7 @@ def measure(size: Size, operator: OperatorProcess, bench: f.Bench) -> dict[str, 
         "P6": p6,
         "P7": p7,
         "P8": p8,
+        "P9": p9,
     }
 
 
@@ -118,6 +125,7 @@ def ratios(raw: dict[str, Any]) -> dict[str, float]:
                                  if k != "edit_to_split_seconds"),
         "P8 Gateway edit vs Replicas": (raw["P8"]["GatewayAPI"]["edit_to_split_seconds"]
                                         / raw["P8"]["Replicas"]["edit_to_split_seconds"]),
+        "P9 takeover vs Lease bound": raw["P9"]["takeover_seconds"] / raw["P9"]["lease_bound_seconds"],
     }
 
 
@@ -153,11 +161,16 @@ def table(result: dict[str, Any]) -> str:
         ("P7 failed requests during the failovers", f"{raw['P7']['failed']} of {raw['P7']['sent']}", "—",
          "P7 failed %", "≤ 5 %"),
         *p8_rows(raw["P8"]),
+        (f"P9 leader kill -9 mid-burst of {raw['P9']['objects']} → standby's first write "
+         f"(all converged {raw['P9']['converged_after_kill_seconds']:.1f} s after the kill; "
+         f"{raw['P9']['writes_by_old_leader_after_takeover']} writes overlapped)",
+         f"{raw['P9']['takeover_seconds']:.1f} s", f"{raw['P9']['lease_bound_seconds']:.0f} s Lease bound",
+         "P9 takeover vs Lease bound", "≤ 1.25× (15 s)"),
     ]
     lines = ["| Figure | Operator | Floor | Ratio / value | Target | Met |", "|---|---|---|---|---|---|"]
     for label, op, floor, key, target in rows:
         ratio_keys = ("P1 p50", "P1 p99", "P2 p50", "P2 p50 vs parallel floor", "P3", "P7 vs probe bound",
-                      "P8 Gateway edit vs Replicas")
+                      "P8 Gateway edit vs Replicas", "P9 takeover vs Lease bound")
         value = "" if key is None else (f"{measured[key]:.2f}×" if key in ratio_keys else f"{measured[key]:.2f}")
         met = "" if key not in result["met"] else ("yes" if result["met"][key] else "**no**")
         lines.append(f"| {label} | {op} | {floor} | {value} | {target} | {met} |")

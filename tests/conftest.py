@@ -86,7 +86,9 @@ def free_port() -> int:
 class OperatorProcess:
     """The operator, run as its own process against the local cluster, as `make run` does."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None, log_name: str = "operator-tests.log") -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, log_name: str = "operator-tests.log",
+                 args: list[str] | None = None) -> None:
+        self.args = args or []
         self.health_port = free_port()
         self.metrics_port = free_port()
         self.log_path = LOGS / log_name
@@ -102,7 +104,7 @@ class OperatorProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 (the process writes to it after we return)
         cmd = [str(kube.ROOT / ".venv-operator" / "bin" / "microservice-operator"), "run",
                "--liveness", f"http://127.0.0.1:{self.health_port}/healthz",
-               "--metrics-port", str(self.metrics_port), "--metrics-address", "127.0.0.1"]
+               "--metrics-port", str(self.metrics_port), "--metrics-address", "127.0.0.1", *self.args]
         env = {**kube.env_with_kubeconfig(), "MSO_RESYNC_SECONDS": "300", **self.extra_env}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         kube.wait_for(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")

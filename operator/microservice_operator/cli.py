@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import sys
 import time
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from . import __version__
 from .api import KIND
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Runs Microservices as Deployments and Services, splits traffic between their "
         "tracks by weight, and fails over from unhealthy tracks.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator against the current kubeconfig or in-cluster account")
     scope = run.add_mutually_exclusive_group()
@@ -36,25 +37,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, default=int(os.environ.get("MSO_METRICS_PORT", "9090")),
                      help="port of the Prometheus /metrics endpoint (default 9090); 0 to disable")
     run.add_argument("--metrics-address", default="0.0.0.0", help="address the metrics endpoint binds to")
-    run.add_argument("--peering", metavar="NAME",
-                     help="coordinate with other replicas through this KopfPeering (default: standalone)")
-    run.add_argument("--priority", type=_priority, default=0, metavar="N|random",
-                     help="peering priority of this replica; 'random' draws one at start, so replicas of one "
-                     "Deployment differ and exactly one (the highest) acts")
+    run.add_argument("--leader-elect", action="store_true",
+                     help="run reconciles only while holding a coordination.k8s.io Lease, so that of several "
+                     "replicas exactly one writes (the others keep warm caches and take over)")
+    run.add_argument("--lease", default="microservice-operator", metavar="NAME",
+                     help="name of the Lease (default microservice-operator)")
+    run.add_argument("--lease-namespace", metavar="NS",
+                     help="namespace of the Lease (default: POD_NAMESPACE, the pod's namespace, else default)")
     run.add_argument("--log-level", default=os.environ.get("MSO_LOG_LEVEL", "INFO"),
                      choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     render = sub.add_parser("render", help="print the objects a Microservice file implies, without a cluster")
     render.add_argument("-f", "--filename", required=True, help="YAML file with one or more Microservices")
     return parser
-
-
-def _priority(value: str) -> int:
-    if value == "random":
-        return secrets.randbelow(1_000_000) + 1
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither an integer nor 'random'") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,9 +87,8 @@ def run(args: argparse.Namespace) -> int:
                 clusterwide=not args.namespace,
                 namespaces=args.namespace,
                 liveness_endpoint=None if args.liveness == "none" else args.liveness,
-                standalone=args.peering is None,
-                peering_name=args.peering,
-                priority=args.priority,
+                standalone=True,  # kopf's peering would pause kopf's handlers, not our queue: see leader.py
+                memo=kopf.Memo(lease=_lease(args)),
             )
             return 0
         except Exception as err:
@@ -104,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
             log.warning("a watched API went away (%s): kopf stops on this, so the operator starts again; "
                         "it re-lists every cache and reports the missing API on the Microservices using it",
                         err)
+
+
+def _lease(args: argparse.Namespace) -> tuple[str, str] | None:
+    from .leader import default_namespace
+
+    return (args.lease_namespace or default_namespace(), args.lease) if args.leader_elect else None
 
 
 def api_went_away(err: BaseException) -> bool:

@@ -162,9 +162,24 @@ class Controller:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile")
         self._apply_pool = ThreadPoolExecutor(max_workers=workers * 2, thread_name_prefix="apply")
         self._tasks: list[asyncio.Task[None]] = []
+        self._leading = asyncio.Event()  # reconciles run only while set (always, without leader election)
+        self._leading.set()
 
     def enqueue(self, key: Key) -> None:
         self.queue.add(key)
+
+    def set_leading(self, leading: bool) -> None:
+        """Called on the event loop when this replica gains or loses the Lease (see leader.py).
+
+        A standby keeps its caches and queue; once it leads, every Microservice is reconciled, so
+        dwell timers resume from what status holds (healthTransitionTime, failover.since).
+        """
+        if leading and not self._leading.is_set():
+            self._leading.set()
+            for key in self.source.all_keys():
+                self.queue.add(key)
+        elif not leading:
+            self._leading.clear()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work(), name=f"reconcile-{i}") for i in range(self.workers)]
@@ -186,7 +201,12 @@ class Controller:
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            await self._leading.wait()
             key: Key = await self.queue.get()  # type: ignore[assignment]
+            if not self._leading.is_set():  # lost the Lease while waiting: keep the key for later
+                self.queue.done(key)
+                self.queue.add(key)
+                continue
             started = time.perf_counter()
             outcome: Outcome | None = None
             try:

@@ -8,6 +8,7 @@ progress annotations); every write is the controller's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from . import metrics
 from .api import GROUP, PLURAL, VERSION
 from .controller import Controller, Key, Snapshot
 from .k8s import Kube, credentials, load_client
+from .leader import LEASE_RETRIES, LEASE_TIMEOUT, LeaderElector, identity
 from .resources import shapes
 from .resources.common import LABEL_MANAGED_BY, LABEL_MICROSERVICE, MANAGED_BY
 from .resources.httproute import GATEWAY_GROUP
@@ -66,6 +68,7 @@ class _State:
     """What the startup handler creates and the event handlers use."""
 
     controller: Controller | None = None
+    elector: LeaderElector | None = None
 
 
 source = IndexSource()
@@ -137,8 +140,26 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     return credentials()
 
 
+def _elect(memo: kopf.Memo, controller: Controller) -> LeaderElector | None:
+    """Starts leader election when ``run --leader-elect`` asked for it (memo.lease = (namespace, name))."""
+    lease = getattr(memo, "lease", None)
+    if lease is None:
+        return None
+    loop = asyncio.get_running_loop()
+    controller.set_leading(False)
+    client = load_client(pool_size=2, timeout=LEASE_TIMEOUT, retries=LEASE_RETRIES)
+
+    def tell(leading: bool) -> None:  # from the election thread to the event loop
+        loop.call_soon_threadsafe(controller.set_leading, leading)
+
+    elector = LeaderElector(client, lease, identity(), tell)
+    elector.start()
+    log.info("leader election on Lease %s/%s as %s", lease[0], lease[1], elector.identity)
+    return elector
+
+
 @kopf.on.startup()
-async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
+async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60
@@ -155,11 +176,15 @@ async def start(settings: kopf.OperatorSettings, **kwargs: Any) -> None:
     state.controller = Controller(kube, source, workers=workers,
                             resync_seconds=float(os.environ.get("MSO_RESYNC_SECONDS", "300")),
                             hooks=metrics)
+    state.elector = _elect(memo, state.controller)
     state.controller.start()
     log.info("microservice-operator started with %d workers", workers)
 
 
 @kopf.on.cleanup()
 async def stop(**_: Any) -> None:
+    if state.elector is not None:  # give the Lease up first, so that a standby takes over at once
+        await asyncio.get_running_loop().run_in_executor(None, state.elector.stop)
+        state.elector = None
     if state.controller is not None:
         await state.controller.stop()

@@ -28,12 +28,13 @@ from urllib.parse import urlencode
 import kopf
 import urllib3
 
+from . import __version__
 from .api import API_VERSION, KIND, PLURAL
 from .resources.common import FIELD_MANAGER
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "microservice-operator/0.1.0"
+USER_AGENT = f"microservice-operator/{__version__}"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"  # JSON is YAML
 REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=30)
 # Connection failures (an idle pooled connection the server closed) are retried; answers never are:
@@ -115,8 +116,9 @@ class Client:
     tokens are rotated by the kubelet.
     """
 
-    def __init__(self, pool_size: int = 16) -> None:
-        self.pool_size = pool_size
+    def __init__(self, pool_size: int = 16, timeout: urllib3.Timeout = REQUEST_TIMEOUT,
+                 retries: urllib3.Retry = RETRIES) -> None:
+        self.pool_size, self.timeout, self.retries = pool_size, timeout, retries
         self._login()
 
     def _login(self) -> None:
@@ -124,8 +126,8 @@ class Client:
         self.server = info.server.rstrip("/")
         self.headers = {"User-Agent": user_agent(), "Accept": "application/json", **info.as_http_headers()}
         tls = _ssl_context(info) if self.server.startswith("https:") else None
-        self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=RETRIES,
-                                        timeout=REQUEST_TIMEOUT, ssl_context=tls)
+        self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=self.retries,
+                                        timeout=self.timeout, ssl_context=tls)
 
     def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
                 content_type: str = "application/json") -> Any:
@@ -159,9 +161,10 @@ def user_agent() -> str:
     return f"{USER_AGENT} ({os.environ.get('POD_NAME') or socket.gethostname()})"
 
 
-def load_client(pool_size: int = 16) -> Client:
+def load_client(pool_size: int = 16, timeout: urllib3.Timeout = REQUEST_TIMEOUT,
+                retries: urllib3.Retry = RETRIES) -> Client:
     """A client logged in as :func:`credentials` says."""
-    return Client(pool_size)
+    return Client(pool_size, timeout, retries)
 
 
 def object_path(api_version: str, kind: str, namespace: str, name: str | None = None) -> str:

@@ -54,7 +54,7 @@ def test_helm_lint_is_clean() -> None:
 @pytest.mark.parametrize("values", [
     [],
     ["--set", "watchNamespaces={team-a,team-b}"],
-    ["--set", "replicaCount=2", "--set", "peering.enabled=true", "--set", "podDisruptionBudget.enabled=true"],
+    ["--set", "replicaCount=2", "--set", "podDisruptionBudget.enabled=true"],
     ["--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=50%",
      "--set", "podDisruptionBudget.maxUnavailable=null", "--set", "topologySpreadConstraints[0].maxSkew=1",
      "--set", "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
@@ -87,7 +87,9 @@ def test_rbac_may_update_only_the_microservices_finalizers(values: list[str]) ->
         assert {"apiGroups": ["microservice-operator.io"], "resources": ["microservices/finalizers"],
                 "verbs": ["update"]} in role["rules"]
     updates = [rule for role in roles for rule in role["rules"] if "update" in rule["verbs"]]
-    assert all(rule["resources"] == ["microservices/finalizers"] for rule in updates), updates
+    lease = {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["microservice-operator"],
+             "verbs": ["get", "update"]}  # leader election renews its one Lease
+    assert all(rule["resources"] == ["microservices/finalizers"] or rule == lease for rule in updates), updates
 
 
 def test_pdb_default_never_blocks_a_drain_of_one_replica() -> None:
@@ -123,7 +125,7 @@ def test_operator_container_has_a_readiness_probe_on_the_kopf_health_endpoint() 
 
 
 def test_topology_spread_defaults_to_a_soft_spread_over_nodes_with_two_replicas() -> None:
-    spec = pod_spec("--set", "replicaCount=2", "--set", "peering.enabled=true")
+    spec = pod_spec("--set", "replicaCount=2")
     assert spec["topologySpreadConstraints"] == [{
         "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
         "labelSelector": {"matchLabels": {
@@ -135,8 +137,7 @@ def test_topology_spread_is_absent_with_one_replica() -> None:
 
 
 def test_topology_spread_constraints_given_replace_the_default() -> None:
-    spec = pod_spec("--set", "replicaCount=2", "--set", "peering.enabled=true",
-                    "--set", "topologySpreadConstraints[0].maxSkew=2",
+    spec = pod_spec("--set", "replicaCount=2", "--set", "topologySpreadConstraints[0].maxSkew=2",
                     "--set", "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
                     "--set", "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule")
     assert spec["topologySpreadConstraints"] == [
@@ -146,7 +147,7 @@ def test_topology_spread_constraints_given_replace_the_default() -> None:
 def _released(release: str) -> list[str]:
     """Everything still labelled with the release, cluster-wide."""
     kinds = "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,clusterroles," \
-            "clusterrolebindings,kopfpeerings,clusterkopfpeerings"
+            "clusterrolebindings,leases"
     out = kube.kubectl("get", kinds, "-A", "-l", f"app.kubernetes.io/instance={release}", "-o", "name").stdout
     return sorted(out.split())
 
@@ -162,9 +163,11 @@ def release(namespace: str, crds: None) -> Iterator[tuple[str, str]]:
 def test_install_upgrade_uninstall(release: tuple[str, str]) -> None:
     name, namespace = release
     dep = kube.apps().read_namespaced_deployment(f"{name}-microservice-operator", namespace)
-    assert dep.spec.strategy.type == "Recreate" and dep.spec.replicas == 1
+    # Leader election is on by default, so a rolling update may run two pods at once: the Lease arbitrates.
+    assert dep.spec.strategy.type == "RollingUpdate" and dep.spec.replicas == 1
     container = dep.spec.template.spec.containers[0]
     assert "--all-namespaces" in container.args and container.liveness_probe.http_get.path == "/healthz"
+    assert "--leader-elect" in container.args and "--lease=microservice-operator" in container.args
     assert container.readiness_probe.http_get.path == "/healthz"
     assert container.security_context.read_only_root_filesystem is True
     assert dep.spec.template.spec.security_context.run_as_non_root is True
@@ -176,7 +179,7 @@ def test_install_upgrade_uninstall(release: tuple[str, str]) -> None:
          "--set", "logLevel=DEBUG", "--set", "podDisruptionBudget.enabled=true")
     objects = _released(name)
     assert f"clusterrole.rbac.authorization.k8s.io/{name}-microservice-operator" not in objects
-    assert sum(o.startswith("role.rbac.authorization.k8s.io/") for o in objects) == 2
+    assert sum(o.startswith("role.rbac.authorization.k8s.io/") for o in objects) == 3  # 2 + leader election
     assert f"poddisruptionbudget.policy/{name}-microservice-operator" in objects
     args = kube.apps().read_namespaced_deployment(f"{name}-microservice-operator", namespace) \
         .spec.template.spec.containers[0].args
@@ -198,6 +201,9 @@ def test_rbac_is_not_too_wide(release: tuple[str, str]) -> None:
     assert _can(sa, "*", "*") == "no"
     assert _can(sa, "delete", "namespaces") == "no"
     assert _can(sa, "update", "deployments", "-n", "default") == "no"  # patch (server-side apply) only
+    assert _can(sa, "update", "leases/microservice-operator", "-n", namespace) == "yes"
+    assert _can(sa, "update", "leases/kube-scheduler", "-n", namespace) == "no"  # its own Lease only
+    assert _can(sa, "create", "leases", "-n", "default") == "no"  # in the release namespace only
     assert _can(sa, "patch", "deployments", "-n", "default") == "yes"
     assert _can(sa, "update", "microservices.microservice-operator.io", "-n", "default") == "no"
     assert _can(sa, "update", "microservices.microservice-operator.io", "--subresource=finalizers",
@@ -241,3 +247,22 @@ def test_rbac_is_sufficient_for_the_whole_lifecycle(release: tuple[str, str], op
         as_sa.stop()
     log = as_sa.log_path.read_text()
     assert not re.search(r"403|[Ff]orbidden", log), log[-3000:]
+
+
+def test_two_replicas_need_leader_election_and_get_a_role_for_their_lease_only() -> None:
+    result = run(HELM, "template", "mso", CHART, "--set", "replicaCount=2", "--set", "leaderElection.enabled=false",
+                 check=False)
+    assert result.returncode != 0 and "replicaCount > 1 needs leaderElection.enabled=true" in result.stderr
+    manifests = render("--set", "replicaCount=2", "--set", "leaderElection.leaseName=ops")
+    (role,) = [r for r in rendered(manifests, "Role") if r["metadata"]["name"].endswith("-leader-election")]
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["ops"],
+         "verbs": ["get", "update"]},
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]}]
+    (deployment,) = rendered(manifests, "Deployment")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-elect" in args and "--lease=ops" in args
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert not rendered(render("--set", "leaderElection.enabled=false"), "Role")  # cluster-wide: ClusterRoles only

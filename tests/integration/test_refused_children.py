@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import OperatorProcess
-from tests.support import kube
+from tests.support import audit, kube
 from tests.support.kube import wait_for
 from tests.support.ms import manifest, wait_converged
 
 pytestmark = pytest.mark.cluster
-AUDIT_LOG = kube.STATE / "kwok" / "clusters" / "microservice-operator" / "logs" / "audit.log"
 WATCHED_SECONDS = 30.0
 
 
@@ -24,26 +23,12 @@ def _ready(namespace: str) -> dict[str, Any]:
     return next((c for c in conds if c["type"] == "Ready"), {})
 
 
-def _operator_writes(namespace: str, name: str, offset: int) -> int:
-    """Write requests of the operator to Deployment ``name`` in the audit log after ``offset``."""
-    count = 0
-    with AUDIT_LOG.open() as log:
-        log.seek(offset)
-        for line in log:
-            event = json.loads(line)
-            ref = event.get("objectRef") or {}
-            if (event.get("userAgent", "").startswith("microservice-operator") and ref.get("resource") == "deployments"
-                    and ref.get("namespace") == namespace and ref.get("name") == name):
-                count += 1
-    return count
-
-
 def test_a_refused_deployment_is_reported_warned_once_backed_off_and_recovers(
         namespace: str, operator_alive: OperatorProcess) -> None:
     # A volumeMount of a volume the pod does not declare: the CRD cannot see it, the Deployment's API can.
     broken = manifest(namespace, template={"spec": {"containers": [
         {"name": "app", "volumeMounts": [{"name": "missing", "mountPath": "/data"}]}]}})
-    offset = AUDIT_LOG.stat().st_size
+    since = audit.offset()
     kube.apply_obj(broken)
     ready = wait_for(lambda: _ready(namespace) if _ready(namespace).get("reason") == "ApplyRejected" else None,
                      what="Ready=False ApplyRejected")
@@ -52,7 +37,7 @@ def test_a_refused_deployment_is_reported_warned_once_backed_off_and_recovers(
     assert "volumeMounts[0].name" in ready["message"] and "missing" in ready["message"]
     assert kube.get_ms(namespace, "user")["status"]["phase"] == "Degraded"
     time.sleep(WATCHED_SECONDS)
-    writes = _operator_writes(namespace, "user-v1", offset)
+    writes = len(audit.operator_writes(namespace, since, resource="deployments", name="user-v1"))
     assert 1 <= writes <= 10, f"{writes} applies of the refused Deployment in {WATCHED_SECONDS:.0f} s"
     events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
     warnings = [e for e in events if e["reason"] == "ApplyRejected"]

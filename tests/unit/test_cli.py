@@ -39,6 +39,15 @@ def test_run_and_render_are_documented_in_help(capsys: pytest.CaptureFixture[str
     assert "--namespace" in out and "--all-namespaces" in out and "--liveness" in out
 
 
+def test_version_prints_the_package_version_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from microservice_operator import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"microservice-operator {__version__}\n"
+
+
 @pytest.mark.parametrize("kubeconfig", ["missing", "no-context"])
 def test_run_without_credentials_exits_1_naming_the_problem(
         kubeconfig: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

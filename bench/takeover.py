@@ -1,0 +1,71 @@
+"""P9: two operator replicas with leader election; the leader is killed with ``kill -9`` mid-burst.
+
+Measured: from the kill to the standby's first write (the takeover; the Lease's bound is its duration
+plus one retry period), and from the kill to every object converged.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from microservice_operator.leader import Timing
+
+from tests.conftest import OperatorProcess
+from tests.support import audit, kube
+
+LEASE = "microservice-operator"
+
+
+def _holder(namespace: str) -> str:
+    result = kube.kubectl("get", "lease", LEASE, "-n", namespace, "-o", "json", check=False)
+    return str(json.loads(result.stdout)["spec"].get("holderIdentity") or "").split("_")[0] \
+        if result.returncode == 0 else ""
+
+
+def _converged(namespace: str) -> int:
+    items = json.loads(kube.kubectl("get", "ms", "-n", namespace, "-o", "json").stdout)["items"]
+    return sum(1 for ms in items if (ms.get("status") or {}).get("phase") == "Ready"
+               and ms["status"].get("observedGeneration") == ms["metadata"]["generation"])
+
+
+def _burst(namespace: str, count: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "microservice-operator.io/v1alpha1", "kind": "Microservice",
+         "metadata": {"name": f"ms-{i:04d}", "namespace": namespace},
+         "spec": {"replicas": 1, "tracks": [{"name": "v1", "image": "bench/app:1", "weight": 100}]}}
+        for i in range(count)]}
+
+
+def p9_takeover(namespace: str, count: int) -> dict[str, Any]:
+    """Runs in ``namespace`` (made by the caller) with no other operator running."""
+    replicas = {name: OperatorProcess(extra_env={"POD_NAME": name, "MSO_LOG_LEVEL": "WARNING"},
+                                      log_name=f"operator-bench-{name}.log",
+                                      args=["--leader-elect", "--lease-namespace", namespace, "--namespace", namespace])
+                for name in ("replica-a", "replica-b")}
+    try:
+        for proc in replicas.values():
+            proc.start()
+        leader = kube.wait_for(lambda: _holder(namespace) or None, what="a Lease holder")
+        standby = next(n for n in replicas if n != leader)
+        since = audit.offset()
+        creating = threading.Thread(target=kube.kubectl, args=("apply", "-f", "-"),
+                                    kwargs={"stdin": json.dumps(_burst(namespace, count))})
+        creating.start()
+        kube.wait_for(lambda: _converged(namespace) >= max(1, count // 4), timeout=300, what="a quarter converged")
+        replicas[leader].kill()
+        killed = time.time()
+        creating.join()
+        kube.wait_for(lambda: _converged(namespace) == count, timeout=600, interval=1.0, what="all converged")
+        converged = time.time() - killed
+        writes = audit.operator_writes(namespace, since)
+        first = min(t for t, who in writes if who == standby).timestamp()
+        overlap = sum(1 for t, who in writes if who == leader and t.timestamp() >= first)
+    finally:
+        for proc in replicas.values():
+            proc.stop()
+    timing = Timing()
+    return {"objects": count, "takeover_seconds": first - killed, "converged_after_kill_seconds": converged,
+            "lease_bound_seconds": timing.duration + timing.retry, "writes_by_old_leader_after_takeover": overlap}

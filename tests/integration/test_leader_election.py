@@ -1,0 +1,91 @@
+"""Two operator replicas with --leader-elect: exactly one writes at any time; after the leader's
+``kill -9`` the other takes the Lease and finishes the work."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import OperatorProcess
+from tests.support import audit, kube
+from tests.support.kube import wait_for
+from tests.support.ms import manifest
+
+pytestmark = pytest.mark.cluster
+LEASE = "microservice-operator"
+BURST = 200
+
+
+def _lease(namespace: str) -> dict[str, Any]:
+    result = kube.kubectl("get", "lease", LEASE, "-n", namespace, "-o", "json", check=False)
+    return json.loads(result.stdout)["spec"] if result.returncode == 0 else {}
+
+
+def _holder(namespace: str) -> str:
+    return str(_lease(namespace).get("holderIdentity") or "")
+
+
+def _replica(name: str, namespace: str) -> OperatorProcess:
+    return OperatorProcess(extra_env={"POD_NAME": name}, log_name=f"operator-ha-{name}.log",
+                           args=["--leader-elect", "--lease-namespace", namespace, "--namespace", namespace])
+
+
+@pytest.fixture
+def replicas(namespace: str, operator: OperatorProcess) -> Iterator[dict[str, OperatorProcess]]:
+    operator.stop()  # only the two replicas act here; the next test's operator_alive restarts it
+    started = {name: _replica(name, namespace) for name in ("replica-a", "replica-b")}
+    try:
+        for proc in started.values():
+            proc.start()
+        yield started
+    finally:
+        for proc in started.values():
+            proc.stop()
+
+
+def _converged(namespace: str) -> int:
+    items = json.loads(kube.kubectl("get", "ms", "-n", namespace, "-o", "json").stdout)["items"]
+    return sum(1 for ms in items if (ms.get("status") or {}).get("phase") == "Ready"
+               and ms["status"].get("observedGeneration") == ms["metadata"]["generation"])
+
+
+def test_one_replica_writes_and_the_other_takes_over_after_kill_9(
+        namespace: str, replicas: dict[str, OperatorProcess]) -> None:
+    leader = wait_for(lambda: _holder(namespace).split("_")[0] or None, what="a Lease holder")
+    standby = next(name for name in replicas if name != leader)
+    since = audit.offset()
+    burst = {"apiVersion": "v1", "kind": "List", "items": [
+        manifest(namespace, name=f"ms-{i:03d}", replicas=1, tracks=[("v1", 100)]) for i in range(BURST)]}
+    creating = threading.Thread(target=kube.kubectl, args=("apply", "-f", "-"),
+                                kwargs={"stdin": json.dumps(burst)})
+    creating.start()
+    wait_for(lambda: _converged(namespace) >= BURST // 4, timeout=120, what="a quarter of the burst converged")
+    replicas[leader].kill()  # kill -9, mid-burst
+    killed_at = time.time()
+    creating.join()
+    wait_for(lambda: _converged(namespace) == BURST, timeout=240, interval=1.0, what=f"all {BURST} converged")
+    assert _holder(namespace).split("_")[0] == standby
+    assert int(_lease(namespace)["leaseTransitions"]) >= 1
+    writes = audit.operator_writes(namespace, since)
+    by_leader = [t for t, who in writes if who == leader]
+    by_standby = [t for t, who in writes if who == standby]
+    assert by_leader and by_standby, "both replicas were expected to write, one after the other"
+    assert max(by_leader) < min(by_standby), "the standby wrote while the leader still did"
+    assert {who for _, who in writes} == {leader, standby}
+    takeover = min(by_standby).timestamp() - killed_at
+    print(f"\ntakeover: {takeover:.1f} s from kill -9 to the standby's first write; "
+          f"{len(by_leader)} writes by the leader, {len(by_standby)} by the standby")
+
+
+def test_a_replica_that_stops_gives_the_lease_up(namespace: str, replicas: dict[str, OperatorProcess]) -> None:
+    leader = wait_for(lambda: _holder(namespace).split("_")[0] or None, what="a Lease holder")
+    standby = next(name for name in replicas if name != leader)
+    replicas[leader].stop()  # SIGTERM: kopf's cleanup gives the Lease up
+    wait_for(lambda: _holder(namespace).split("_")[0] == standby, timeout=15, what="the standby to take the Lease")
+    kube.apply_obj(manifest(namespace))
+    wait_for(lambda: _converged(namespace) == 1, what="the new leader to reconcile")
