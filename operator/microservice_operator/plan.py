@@ -178,10 +178,14 @@ def _plan_valid(ms: Microservice, status: dict[str, Any], observed: Observed, no
 
 
 def _rejection_event(before: dict[str, Any], after: dict[str, Any]) -> list[Event]:
-    """One Warning per new refusal or conflict: not again while Ready keeps the same reason and message."""
+    """One Warning per new refusal or conflict (not again while Ready keeps the same reason and message),
+    and one when Ready takes a Deployment's reason (pods refused: FailedCreate; a stalled rollout)."""
     def ready(st: dict[str, Any]) -> dict[str, Any]:
         return next((c for c in st.get("conditions") or [] if c.get("type") == conditions.READY), {})
     now, then = ready(after), ready(before)
+    if now.get("reason") in STALLED_REASONS:  # its message counts ready replicas: warn once per reason
+        return [] if then.get("reason") == now["reason"] else [
+            Event("Warning", str(now["reason"]), str(now.get("message", "")))]
     if now.get("reason") not in conditions.WARNED_REASONS:
         return []
     if (then.get("reason"), then.get("message")) == (now["reason"], now.get("message")):

@@ -54,6 +54,24 @@ def _converged(namespace: str) -> int:
                and ms["status"].get("observedGeneration") == ms["metadata"]["generation"])
 
 
+def _assert_no_orphans_or_duplicates(namespace: str) -> None:
+    """Every Microservice has exactly its children, each owned by it alone: nothing made twice, nothing left."""
+    uids = {ms["metadata"]["name"]: ms["metadata"]["uid"] for ms in
+            json.loads(kube.kubectl("get", "ms", "-n", namespace, "-o", "json").stdout)["items"]}
+    for kind, expected in (("deployments", lambda n: f"{n}-v1"), ("services", None)):
+        items = json.loads(kube.kubectl("get", kind, "-n", namespace, "-o", "json").stdout)["items"]
+        names = sorted(i["metadata"]["name"] for i in items)
+        assert len(names) == len(set(names))
+        want = sorted(expected(n) for n in uids) if expected else sorted([*uids, *(f"{n}-v1" for n in uids)])
+        assert names == want, f"{kind}: {len(names)} found, {len(want)} expected"
+        for item in items:
+            refs = item["metadata"].get("ownerReferences") or []
+            owner = item["metadata"]["labels"]["microservice-operator.io/microservice"]
+            assert [(r["uid"], r.get("controller")) for r in refs] == [(uids[owner], True)], item["metadata"]["name"]
+    pods = json.loads(kube.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    assert len([p for p in pods if not p["metadata"].get("deletionTimestamp")]) == len(uids)  # 1 replica each
+
+
 def test_one_replica_writes_and_the_other_takes_over_after_kill_9(
         namespace: str, replicas: dict[str, OperatorProcess]) -> None:
     leader = wait_for(lambda: _holder(namespace).split("_")[0] or None, what="a Lease holder")
@@ -70,6 +88,7 @@ def test_one_replica_writes_and_the_other_takes_over_after_kill_9(
     creating.join()
     wait_for(lambda: _converged(namespace) == BURST, timeout=240, interval=1.0, what=f"all {BURST} converged")
     assert _holder(namespace).split("_")[0] == standby
+    _assert_no_orphans_or_duplicates(namespace)
     assert int(_lease(namespace)["leaseTransitions"]) >= 1
     writes = audit.operator_writes(namespace, since)
     by_leader = [t for t, who in writes if who == leader]
