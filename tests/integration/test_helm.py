@@ -266,3 +266,123 @@ def test_two_replicas_need_leader_election_and_get_a_role_for_their_lease_only()
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert not rendered(render("--set", "leaderElection.enabled=false"), "Role")  # cluster-wide: ClusterRoles only
+
+
+NP_ON = ("--set", "networkPolicy.enabled=true")
+
+
+def _policy_ports(rule: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(p["protocol"], p["port"]) for p in rule["ports"]]
+
+
+def test_network_policy_is_rendered_only_when_enabled_with_the_ports_of_the_values() -> None:
+    assert rendered(render(), "NetworkPolicy") == []  # off by default
+    docs = render(*NP_ON, "--set", "livenessPort=8181", "--set", "metrics.port=9191",
+                  "--set", "networkPolicy.apiServerCIDRs={10.96.0.1/32,172.18.0.2/32}",
+                  "--set", "networkPolicy.apiServerPorts={443,16443}")
+    (policy,) = rendered(docs, "NetworkPolicy")
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "microservice-operator", "app.kubernetes.io/instance": "mso"}
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    health, metrics = spec["ingress"]
+    assert health == {"ports": [{"port": 8181, "protocol": "TCP"}]}  # from anywhere: the kubelet's probes
+    assert metrics == {"from": [{"podSelector": {}}], "ports": [{"port": 9191, "protocol": "TCP"}]}
+    (container,) = rendered(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"]
+    assert {p["containerPort"] for p in container["ports"]} == {8181, 9191}  # the ports the pod listens on
+    api, dns = spec["egress"]
+    assert api["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}, {"ipBlock": {"cidr": "172.18.0.2/32"}}]
+    assert _policy_ports(api) == [("TCP", 443), ("TCP", 16443)]
+    assert dns["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                          "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}]
+    assert _policy_ports(dns) == [("UDP", 53), ("TCP", 53)]
+
+
+def test_network_policy_defaults_and_empty_peer_lists() -> None:
+    (policy,) = rendered(render(*NP_ON), "NetworkPolicy")
+    api = policy["spec"]["egress"][0]
+    assert api["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}] and _policy_ports(api) == [("TCP", 443), ("TCP", 6443)]
+    # An empty list admits no one: the rule is left out, never rendered as an empty `from` (which admits all).
+    (closed,) = rendered(render(*NP_ON, "--set", "networkPolicy.metricsFrom=null", "--set", "networkPolicy.dnsTo=null"),
+                         "NetworkPolicy")
+    assert closed["spec"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
+    assert [rule["to"] for rule in closed["spec"]["egress"]] == [[{"ipBlock": {"cidr": "0.0.0.0/0"}}]]
+    result = run(HELM, "template", "mso", CHART, "--kube-version", KUBE_VERSION, *NP_ON,
+                 "--set", "networkPolicy.apiServerCIDRs=null", check=False)
+    assert result.returncode != 0 and "networkPolicy.apiServerCIDRs must not be empty" in result.stderr
+    result = run(HELM, "template", "mso", CHART, "--kube-version", KUBE_VERSION, *NP_ON,
+                 "--set", "networkPolicy.apiServerCIDRs={10.0.0.1}", check=False)  # not a CIDR: the schema
+    assert result.returncode != 0 and "/networkPolicy/apiServerCIDRs/0" in result.stderr
+
+
+@pytest.mark.parametrize("values", [
+    [],
+    ["--set", "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring",
+     "--set", "networkPolicy.metricsFrom[0].podSelector.matchLabels.app\\.kubernetes\\.io/name=prometheus",
+     "--set", "networkPolicy.dnsTo[0].ipBlock.cidr=169.254.20.10/32", "--set", "networkPolicy.apiServerPorts={32764}"],
+])
+def test_network_policy_is_accepted_by_a_server_side_dry_run(namespace: str, values: list[str]) -> None:
+    manifests = helm("template", "mso", CHART, "--namespace", namespace, "--kube-version", KUBE_VERSION,
+                     *NP_ON, *values, "--show-only", "templates/networkpolicy.yaml")
+    (policy,) = [doc for doc in yaml.safe_load_all(manifests) if doc]
+    assert policy["kind"] == "NetworkPolicy" and policy["metadata"]["namespace"] == namespace
+    result = kube.kubectl("apply", "--dry-run=server", "-o", "json", "-f", "-", stdin=manifests, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["spec"]["egress"] == policy["spec"]["egress"]  # nothing dropped or defaulted
+
+
+SM_ON = ("--set", "metrics.serviceMonitor.enabled=true")
+SERVICE_MONITOR_CRD = Path(__file__).parent / "fixtures" / "monitoring.coreos.com_servicemonitors.yaml"
+
+
+def test_service_monitor_selects_the_metrics_service_and_its_port() -> None:
+    docs = render(*SM_ON, "--set", "metrics.serviceMonitor.labels.release=prom", "--set", "metrics.port=9191")
+    (monitor,) = rendered(docs, "ServiceMonitor")
+    (service,) = [s for s in rendered(docs, "Service") if s["metadata"]["name"].endswith("-metrics")]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert "namespaceSelector" not in monitor["spec"]  # its own namespace, which is the Service's
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]} and endpoint["interval"] == "30s"
+    # ... and the Service reaches the container's metrics port.
+    (port,) = service["spec"]["ports"]
+    (deployment,) = rendered(docs, "Deployment")
+    pod = deployment["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    (container,) = pod["spec"]["containers"]
+    assert {"name": port["targetPort"], "containerPort": 9191, "protocol": "TCP"} in container["ports"]
+    assert rendered(render(), "ServiceMonitor") == []  # off by default
+
+
+@pytest.fixture
+def service_monitor_crd(cluster: Path) -> Iterator[None]:
+    """The Prometheus Operator's ServiceMonitor CRD on the cluster: left as it is when there, else created and
+    deleted afterwards."""
+    name = "servicemonitors.monitoring.coreos.com"
+    created = kube.kubectl("get", "crd", name, check=False).returncode != 0
+    if created:
+        kube.kubectl("create", "-f", str(SERVICE_MONITOR_CRD))
+    kube.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
+    yield
+    if created:
+        kube.kubectl("delete", "crd", name, "--timeout=60s", check=False)
+
+
+def test_service_monitor_is_accepted_by_the_prometheus_operator_crd(namespace: str,
+                                                                    service_monitor_crd: None) -> None:
+    manifests = helm("template", "mso", CHART, "--namespace", namespace, "--kube-version", KUBE_VERSION, *SM_ON,
+                     "--set", "metrics.serviceMonitor.interval=15s", "--show-only", "templates/metrics.yaml")
+    (monitor,) = [doc for doc in yaml.safe_load_all(manifests) if doc and doc["kind"] == "ServiceMonitor"]
+    result = kube.kubectl("apply", "--dry-run=server", "-o", "json", "-f", "-", stdin=yaml.safe_dump(monitor),
+                          check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["spec"]["endpoints"] == [{"port": "metrics", "interval": "15s"}]
+    # The CRD's schema is what judged it: a field it does not know, or an interval it does not parse, is refused.
+    for bad in ({"port": "metrics", "interval": "15 seconds"}, {"port": "metrics", "scrapeEvery": "15s"}):
+        wrong = {**monitor, "spec": {**monitor["spec"], "endpoints": [bad]}}
+        result = kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(wrong), check=False)
+        assert result.returncode != 0 and ("interval" in result.stderr or "scrapeEvery" in result.stderr), \
+            result.stdout

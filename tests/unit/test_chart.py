@@ -79,3 +79,50 @@ def test_topology_spread_constraints_default_to_empty() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["topologySpreadConstraints"]
     assert values["topologySpreadConstraints"] == [] and schema["type"] == "array"
+
+
+_MEBI = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "K": 1e3 / 2**20, "M": 1e6 / 2**20, "G": 1e9 / 2**20}
+
+
+def _mib(quantity: str | int) -> float:
+    """A Kubernetes memory quantity (128Mi, 1Gi, 200M, bytes) in MiB."""
+    match = re.fullmatch(r"([0-9.]+)(Ki|Mi|Gi|K|M|G)?", str(quantity))
+    assert match, f"unsupported memory quantity {quantity!r}"
+    number, unit = match.groups()
+    return float(number) * _MEBI[unit] if unit else float(number) / 2**20
+
+
+def _benchmarked_peak_rss_mib() -> float:
+    """The P3 peak RSS at 1,000 Microservices from the README's benchmark table (written by `make bench`)."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("<!-- bench:start -->", 1)[1].split("<!-- bench:end -->", 1)[0]
+    (row,) = [line for line in table.splitlines() if line.startswith("| P3 operator peak RSS |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    shown = re.fullmatch(r"([0-9.]+) MiB", cells[1])
+    assert shown, row
+    return max(float(shown.group(1)), float(cells[3]))  # the rounded figure and the exact one
+
+
+def test_memory_limit_covers_the_benchmarked_peak_rss() -> None:
+    """A future benchmark with a higher peak flags the chart: the limit keeps at least 1.25x the measured peak."""
+    resources = yaml.safe_load((CHART / "values.yaml").read_text())["resources"]
+    peak = _benchmarked_peak_rss_mib()
+    assert 50 < peak < 1024  # parsed the table, not something else
+    limit = _mib(resources["limits"]["memory"])
+    assert limit >= 1.25 * peak, f"resources.limits.memory {limit:.0f} MiB < 1.25 x the benchmarked {peak:.0f} MiB"
+    assert _mib(resources["requests"]["memory"]) <= limit
+
+
+def test_resources_have_a_cpu_request_and_no_cpu_limit() -> None:
+    """A CPU limit would throttle the reconcile bursts; the request reserves what the idle operator needs."""
+    resources = yaml.safe_load((CHART / "values.yaml").read_text())["resources"]
+    assert resources["requests"]["cpu"] == "100m" and "cpu" not in resources.get("limits", {})
+
+
+def test_network_policy_is_off_by_default_and_admits_the_api_server_on_its_ports() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["networkPolicy"]
+    assert values["enabled"] is False
+    assert values["apiServerCIDRs"] == ["0.0.0.0/0"] and values["apiServerPorts"] == [443, 6443]
+    assert values["metricsFrom"] == [{"podSelector": {}}]  # the release namespace only
+    props = json.loads((CHART / "values.schema.json").read_text())["properties"]["networkPolicy"]["properties"]
+    assert props["apiServerCIDRs"]["minItems"] == 1 and props["apiServerPorts"]["minItems"] == 1
