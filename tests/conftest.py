@@ -105,7 +105,7 @@ class OperatorProcess:
         cmd = [str(kube.ROOT / ".venv-operator" / "bin" / "microservice-operator"), "run",
                "--liveness", f"http://127.0.0.1:{self.health_port}/healthz",
                "--metrics-port", str(self.metrics_port), "--metrics-address", "127.0.0.1", *self.args]
-        env = {**kube.env_with_kubeconfig(), "MSO_RESYNC_SECONDS": "300", **self.extra_env}
+        env = {**kube.env_with_kubeconfig(), "MSO_RESYNC_SECONDS": "300", "MSO_HEAL_SECONDS": "5", **self.extra_env}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         kube.wait_for(self._healthy, timeout=60, what=f"operator liveness (log: {self.log_path})")
 

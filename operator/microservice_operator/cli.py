@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from . import kubelogin
+
+    kubelogin.load_config_only()  # before kopf, which imports all of `kubernetes` whenever it can
     import kopf
     from prometheus_client import start_http_server
 

@@ -20,7 +20,7 @@ from .api import API_VERSION, KIND, Strategy
 from .k8s import ApiError, Kube, ResourceUnavailable
 from .plan import Observed, Plan, ident, plan, tracks_to_read
 from .resources import shapes
-from .resources.common import LABEL_MICROSERVICE, LABEL_TRACK
+from .resources.common import LABEL_MANAGED_BY, LABEL_MICROSERVICE, LABEL_TRACK, MANAGED_BY
 from .resources.httproute import HTTPROUTE_API_VERSION
 from .workqueue import WorkQueue
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name) of a Microservice
 UNAVAILABLE_RECHECK = 5.0
+# What the caches hold is compared with the API's truth this often (see Controller.heal).
+OWNED_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_MICROSERVICE}"
+CHILD_KINDS = (("apps/v1", "Deployment"), ("v1", "Service"), (HTTPROUTE_API_VERSION, "HTTPRoute"))
 CONFLICT_RECHECK = 30.0  # a name taken by another object: look again, it may have been removed
 MAX_BACKOFF = 60.0  # a transient API failure heals within a minute
 
@@ -48,6 +51,10 @@ class Source(Protocol):
     def snapshot(self, key: Key) -> Snapshot: ...
 
     def all_keys(self) -> list[Key]: ...
+
+    def child_uids(self) -> dict[str, dict[Key, set[str]]]:
+        """The uids of the cached children, by kind, then by Microservice."""
+        ...
 
 
 @dataclass
@@ -149,12 +156,13 @@ class Hooks(Protocol):
 
 
 class Controller:
-    def __init__(self, kube: Kube, source: Source, workers: int = 8, resync_seconds: float = 300.0,
-                 hooks: Hooks | None = None) -> None:
+    def __init__(self, kube: Kube, source: Source, workers: int = 8, resync_seconds: float = 300.0, *,
+                 hooks: Hooks | None = None, heal_seconds: float = 60.0) -> None:
         self.kube = kube
         self.source = source
         self.workers = workers
         self.resync_seconds = resync_seconds
+        self.heal_seconds = heal_seconds
         self.hooks = hooks
         self.queue = WorkQueue()
         self.freshness = Freshness()
@@ -184,6 +192,7 @@ class Controller:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work(), name=f"reconcile-{i}") for i in range(self.workers)]
         self._tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        self._tasks.append(asyncio.create_task(self._heal_every(), name="heal"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -197,6 +206,45 @@ class Controller:
             await asyncio.sleep(self.resync_seconds)
             for key in self.source.all_keys():
                 self.queue.add(key)
+
+    async def _heal_every(self) -> None:
+        while True:
+            await asyncio.sleep(self.heal_seconds)
+            if not self._leading.is_set():
+                continue
+            try:
+                await self.heal()
+            except (ApiError, HTTPError) as err:
+                log.warning("comparing the caches with the API failed (%s); next try in %.0fs",
+                            _describe(err), self.heal_seconds)
+
+    async def heal(self) -> int:
+        """Children the caches hold that the API no longer has: hidden, and their Microservices reconciled.
+
+        kopf drops an object from its indexes only on a DELETED event. After a relist (410 Gone, an
+        etcd compaction, an API server restart) the deletions made while disconnected never arrive,
+        and such a phantom would stop its Microservice from recreating the child. The caches are read
+        before the lists start, so a child created meanwhile is never taken for a phantom.
+        Returns the number of Microservices reconciled for it.
+        """
+        cached = self.source.child_uids()
+        live = await asyncio.get_running_loop().run_in_executor(self._pool, self._live_uids)
+        healed = 0
+        for kind, by_key in cached.items():
+            truth = live.get(kind)
+            if truth is None:  # the kind is not served (no Gateway API): nothing to compare
+                continue
+            for key, uids in by_key.items():
+                gone = uids - truth
+                if gone:
+                    log.info("%s/%s: %d cached %s(s) no longer exist; reconciling", *key, len(gone), kind)
+                    self.freshness.record(key, Outcome(deleted=sorted(gone)))
+                    self.queue.add(key)
+                    healed += 1
+        return healed
+
+    def _live_uids(self) -> dict[str, set[str] | None]:
+        return {kind: self.kube.live_uids(api_version, kind, OWNED_SELECTOR) for api_version, kind in CHILD_KINDS}
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()

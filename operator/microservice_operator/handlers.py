@@ -18,7 +18,7 @@ import kopf
 
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
-from .controller import Controller, Key, Snapshot
+from .controller import OWNED_SELECTOR, Controller, Key, Snapshot
 from .k8s import Kube, credentials, load_client
 from .leader import LEASE_RETRIES, LEASE_TIMEOUT, LeaderElector, identity
 from .resources import shapes
@@ -27,7 +27,6 @@ from .resources.httproute import GATEWAY_GROUP
 
 log = logging.getLogger(__name__)
 OWNED: Mapping[str, Any] = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MICROSERVICE: kopf.PRESENT}
-OWNED_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_MICROSERVICE}"
 
 
 class IndexSource:
@@ -59,6 +58,12 @@ class IndexSource:
                 if others:
                     claimed[f"{kind} {child}"] = f"Microservice {others[0]}"
         return claimed
+
+    def child_uids(self) -> dict[str, dict[Key, set[str]]]:
+        kinds = {"deployment_index": "Deployment", "service_index": "Service", "route_index": "HTTPRoute"}
+        return {kind: {key: {str(shapes.unpack(c)["metadata"].get("uid")) for c in self.indexes[name].get(key, [])}
+                       for key in self.indexes[name]}
+                for name, kind in kinds.items() if name in self.indexes}
 
     def all_keys(self) -> list[Key]:
         return list(self.indexes["microservice_index"]) if "microservice_index" in self.indexes else []
@@ -136,7 +141,8 @@ async def child_changed(namespace: str | None, labels: kopf.Labels, **_: Any) ->
 
 @kopf.on.login()
 def login(**_: Any) -> kopf.ConnectionInfo:
-    """The same credentials as the operator's own client, so kopf never needs the ``kubernetes`` package."""
+    """The same credentials as the operator's own client (the ``kubernetes`` package's config loaders,
+    loaded alone: see kubelogin.py), so kopf's own logins are never used."""
     return credentials()
 
 
@@ -175,7 +181,7 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any)
     kube = Kube(load_client(pool_size=workers * 3 + 2))  # reconcile threads, their applies, spare
     state.controller = Controller(kube, source, workers=workers,
                             resync_seconds=float(os.environ.get("MSO_RESYNC_SECONDS", "300")),
-                            hooks=metrics)
+                            hooks=metrics, heal_seconds=float(os.environ.get("MSO_HEAL_SECONDS", "60")))
     state.elector = _elect(memo, state.controller)
     state.controller.start()
     log.info("microservice-operator started with %d workers", workers)

@@ -4,15 +4,14 @@ Writes are server-side applies with field manager ``microservice-operator``: the
 the fields it owns, the API server merges, and fields it stops sending are removed. Requests go
 over a blocking urllib3 pool, so these functions run in worker threads, never on kopf's event loop.
 
-The operator does not use the official ``kubernetes`` package: kopf imports it whenever it is
-installed, and without it the operator starts 9 MiB smaller (68 -> 59 MiB RSS). Credentials come
-from kopf's own kubeconfig and service-account logins, the same ones kopf's watches use.
+Credentials come from the official ``kubernetes`` package's config loaders (:func:`credentials`), the
+same for kopf's watches (the login handler) and for this client. Only ``kubernetes.config`` is loaded
+in the operator, not the rest of that package: see :mod:`microservice_operator.kubelogin`.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import logging
 import os
@@ -21,14 +20,18 @@ import ssl
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode, urlsplit
 
 import kopf
 import urllib3
+import yaml
 
-from . import __version__
+from . import __version__, kubelogin
 from .api import API_VERSION, KIND, PLURAL
 from .resources.common import FIELD_MANAGER
 
@@ -42,6 +45,9 @@ REQUEST_TIMEOUT = urllib3.Timeout(connect=10, read=30)
 RETRIES = urllib3.Retry(total=2, redirect=0, status=0, respect_retry_after_header=False)
 _PLURALS = {"Deployment": "deployments", "Service": "services", "HTTPRoute": "httproutes", KIND: PLURAL,
             "Event": "events"}
+# The pod's service account, as the kubelet mounts it (token, ca.crt, namespace).
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
 class ApiError(Exception):
@@ -63,23 +69,181 @@ class ResourceUnavailable(Exception):
 
 
 def credentials() -> kopf.ConnectionInfo:
-    """Where the API server is and how to log in: a kubeconfig (``KUBECONFIG`` or ~/.kube/config)
-    if there is one, else the pod's service account. Raises kopf.LoginError if neither is found.
+    """Where the API server is and how to log in, as the ``kubernetes`` package's loaders read it: the
+    kubeconfig (every file of ``KUBECONFIG``, merged, else ~/.kube/config) if there is one, else the
+    pod's service account. Raises kopf.LoginError naming what was tried when neither gives a login.
 
-    In a pod the server is ``KUBERNETES_SERVICE_HOST:PORT``, as client-go's in-cluster config has it,
-    so the operator does not depend on cluster DNS to reach the API server.
+    From a kubeconfig: server, CA, ``insecure-skip-tls-verify``, client certificate and key (paths or
+    data), ``token`` or ``tokenFile``, an exec plugin (token or client certificate, and its
+    ``expirationTimestamp``), an OIDC ``auth-provider`` (refreshed when its id-token expired),
+    username and password, ``proxy-url`` (http or https) and the context's namespace. In a pod: the
+    server is ``KUBERNETES_SERVICE_HOST:PORT`` as client-go has it (no cluster DNS needed), with the
+    projected token and CA.
+
+    Every call reads afresh: exec plugins run again, token files are read again. kopf calls this on
+    start-up, on a 401 and when ``expiration`` passes; the Client on a 401 and at expiration.
+    ``expiration`` is the exec plugin's, else the token's own (``exp``, or the projected token's
+    ``warnafter``) when it is a JWT not yet due: a service-account token, a ``tokenFile``'s, an OIDC
+    id-token.
     """
-    settings = kopf.OperatorSettings()
-    found = kopf.login_with_kubeconfig(settings=settings)
-    if found is not None:
-        return found
-    account = kopf.login_with_service_account(settings=settings)
-    if account is None:
-        raise kopf.LoginError("no kubeconfig (KUBECONFIG, ~/.kube/config) and no service account token")
-    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    if host:
-        account = dataclasses.replace(account, server=f"https://{f'[{host}]' if ':' in host else host}:{port}")
-    return account
+    try:
+        kube_config, incluster_config = kubelogin.config_modules()
+    except ImportError as err:
+        raise kopf.LoginError(f"the kubernetes package is needed to log in: {err}") from err
+    paths = _kubeconfig_paths()
+    if paths:
+        where = f"kubeconfig {os.pathsep.join(paths)}"
+        try:
+            return _from_kubeconfig(kube_config, paths)
+        except (kube_config.ConfigException, OSError, yaml.YAMLError) as err:
+            raise kopf.LoginError(f"{where}: {err}") from err
+    token = os.path.join(SERVICE_ACCOUNT_DIR, "token")
+    if not os.path.exists(token):
+        raise kopf.LoginError(f"no kubeconfig (KUBECONFIG is not set and {DEFAULT_KUBECONFIG} does not exist) "
+                              f"and no service account token ({token})")
+    try:
+        return _from_service_account(incluster_config, kube_config.Configuration)
+    except (incluster_config.ConfigException, OSError) as err:
+        raise kopf.LoginError(f"service account {SERVICE_ACCOUNT_DIR}: {err}") from err
+
+
+def _kubeconfig_paths() -> list[str]:
+    """The kubeconfig files to merge: ``KUBECONFIG``'s (every one must exist), else the default one if it
+    exists, else none."""
+    listed = os.environ.get("KUBECONFIG", "")
+    if listed.strip():
+        paths = [os.path.expanduser(p.strip()) for p in listed.split(os.pathsep) if p.strip()]
+        missing = [p for p in paths if not os.path.isfile(p)]
+        if missing:
+            raise kopf.LoginError(f"KUBECONFIG names {', '.join(missing)}: no such file")
+        return paths
+    default = os.path.expanduser(DEFAULT_KUBECONFIG)
+    return [default] if os.path.isfile(default) else []
+
+
+def _from_kubeconfig(kube_config: Any, paths: list[str]) -> kopf.ConnectionInfo:
+    merged = kube_config.KubeConfigMerger(os.pathsep.join(paths))
+    if merged.config is None:
+        raise kube_config.ConfigException("no configuration found")
+    loader = kube_config.KubeConfigLoader(config_dict=merged.config, config_base_path=None,
+                                          config_persister=lambda: _save_refreshed(merged))
+    config = kube_config.Configuration(proxy="")  # proxy="": no proxy from the environment, as kopf
+    with _errors_logged_here() as errors:
+        loader.load_and_set(config)
+    server = getattr(loader, "host", None)  # set only when the cluster names a server
+    if not server:
+        raise kube_config.ConfigException("the current context's cluster has no server")
+    scheme, token = _authorization(config.api_key.get("BearerToken"))
+    user = getattr(loader, "_user", None) or {}
+    if "exec" in user and not token and not config.cert_file:  # the loader logs a failed plugin, no more
+        command = user["exec"].safe_get("command")
+        raise kube_config.ConfigException(
+            f"the exec plugin {command!r} gave no credentials: {'; '.join(errors) or 'see the log above'}")
+    proxy = config.proxy or None
+    if proxy and urlsplit(proxy).scheme not in ("http", "https"):
+        raise kube_config.ConfigException(f"proxy-url {proxy}: only http:// and https:// proxies are supported")
+    if config.tls_server_name:
+        log.warning("the kubeconfig's tls-server-name %s is ignored: the certificate must name %s",
+                    config.tls_server_name, server)
+    return kopf.ConnectionInfo(
+        server=server,
+        ca_path=config.ssl_ca_cert or None,  # a temporary file when the kubeconfig has the data
+        insecure=not config.verify_ssl,
+        scheme=scheme,
+        token=token,
+        certificate_path=config.cert_file or None,
+        private_key_path=config.key_file or None,
+        default_namespace=loader.current_context["context"].get("namespace") or None,
+        proxy_url=proxy,
+        expiration=_in_future(getattr(loader, "expiry", None)) or _in_future(_jwt_expiry(token)),
+    )
+
+
+def _from_service_account(incluster_config: Any, configuration: Any) -> kopf.ConnectionInfo:
+    environ = dict(os.environ)
+    if not environ.get(incluster_config.SERVICE_HOST_ENV_NAME):  # a pod without the service's variables
+        environ[incluster_config.SERVICE_HOST_ENV_NAME] = "kubernetes.default.svc"
+    if not environ.get(incluster_config.SERVICE_PORT_ENV_NAME):
+        environ[incluster_config.SERVICE_PORT_ENV_NAME] = "443"
+    loader = incluster_config.InClusterConfigLoader(
+        token_filename=os.path.join(SERVICE_ACCOUNT_DIR, "token"),
+        cert_filename=os.path.join(SERVICE_ACCOUNT_DIR, "ca.crt"),
+        try_refresh_token=False, environ=environ)  # read again on every login instead
+    config = configuration(proxy="")
+    loader.load_and_set(config)
+    scheme, token = _authorization(config.api_key.get("BearerToken"))
+    namespace = None
+    with suppress(OSError), open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace"), encoding="utf-8") as f:
+        namespace = f.read().strip() or None
+    return kopf.ConnectionInfo(server=config.host, ca_path=config.ssl_ca_cert, scheme=scheme, token=token,
+                               default_namespace=namespace, expiration=_in_future(_jwt_expiry(token)))
+
+
+def _save_refreshed(merged: Any) -> None:
+    """Writes a refreshed OIDC (or GCP) token back into the kubeconfig, as kubectl does: the identity
+    provider may have rotated the refresh token. A read-only kubeconfig (a mounted Secret) is left
+    as it is: the next login refreshes again."""
+    try:
+        merged.save_changes()
+    except OSError as err:
+        log.warning("could not write the refreshed token back to the kubeconfig: %s", err)
+
+
+def _authorization(header: str | None) -> tuple[str | None, str | None]:
+    """``Bearer abc`` (or ``bearer abc\\n`` from a token file, or ``Basic ...``) as (scheme, token)."""
+    parts = (header or "").strip().split(None, 1)
+    if len(parts) < 2:
+        return None, parts[0] if parts else None
+    return parts[0].capitalize(), parts[1].strip()
+
+
+def _jwt_expiry(token: str | None) -> datetime | None:
+    """When a JWT (service-account and OIDC tokens are JWTs) is due for replacement, else None: its
+    ``exp``, or its ``kubernetes.io.warnafter`` if earlier. A pod's projected token carries that one
+    when the API server extends the token's life (to a year, by default): the kubelet writes a new
+    token before then, and the API server flags requests with the old one after it."""
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        due = float(claims["exp"])
+        warn_after = (claims.get("kubernetes.io") or {}).get("warnafter")
+        if warn_after is not None:
+            due = min(due, float(warn_after))
+        return datetime.fromtimestamp(due, UTC)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+        return None
+
+
+def _in_future(moment: datetime | None) -> datetime | None:
+    """``moment`` if it is still to come. kopf would re-login in a loop on an expiration already past;
+    a token that expired is rather left to the API server's 401."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment if moment > datetime.now(UTC) else None
+
+
+@contextmanager
+def _errors_logged_here() -> Iterator[list[str]]:
+    """The messages the kubernetes package logs at ERROR on this thread meanwhile: its kubeconfig loader
+    logs a failing exec plugin and carries on without credentials."""
+    messages: list[str] = []
+    thread = threading.get_ident()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == thread:
+                messages.append(record.getMessage())
+
+    handler = Collect(logging.ERROR)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 def _ssl_context(info: kopf.ConnectionInfo) -> ssl.SSLContext:
@@ -109,42 +273,96 @@ def _file(path: Any, data: str | bytes | None, tmp: str, name: str) -> str | Non
     return target
 
 
+def _pool(info: kopf.ConnectionInfo, **options: Any) -> urllib3.PoolManager:
+    """A pool to the API server; through the kubeconfig's ``proxy-url`` when it has one (a CONNECT
+    tunnel for https, with the proxy's credentials from the URL)."""
+    if info.server.startswith("https:"):
+        options["ssl_context"] = _ssl_context(info)
+    if not info.proxy_url:
+        return urllib3.PoolManager(**options)
+    proxy = urlsplit(info.proxy_url)
+    proxy_headers = None
+    if proxy.username is not None:
+        auth = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=auth)
+    return urllib3.ProxyManager(info.proxy_url, proxy_headers=proxy_headers, **options)
+
+
+@dataclass(frozen=True)
+class _Login:
+    """One login's server, headers and pool, replaced as a whole (threads read it without a lock)."""
+
+    server: str
+    headers: dict[str, str]
+    pool: urllib3.PoolManager
+    expiration: datetime | None
+
+    def expired(self) -> bool:
+        return self.expiration is not None and datetime.now(UTC) >= self.expiration
+
+
 class Client:
     """A pool of connections to the API server, shared by all worker threads.
 
-    On a 401 the credentials are read again and the request is retried once: service-account
-    tokens are rotated by the kubelet.
+    On a 401, and once the credentials' expiration has passed, they are read again (one thread logs
+    in, the others wait for it) and the request is retried once: the kubelet rotates service-account
+    tokens, an exec plugin's tokens expire, a ``tokenFile`` is rewritten.
     """
 
     def __init__(self, pool_size: int = 16, timeout: urllib3.Timeout = REQUEST_TIMEOUT,
                  retries: urllib3.Retry = RETRIES) -> None:
         self.pool_size, self.timeout, self.retries = pool_size, timeout, retries
+        self._login_lock = threading.Lock()
         self._login()
+
+    @property
+    def server(self) -> str:
+        return self._current.server
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self._current.headers
+
+    @property
+    def pool(self) -> urllib3.PoolManager:
+        return self._current.pool
 
     def _login(self) -> None:
         info = credentials()
-        self.server = info.server.rstrip("/")
-        self.headers = {"User-Agent": user_agent(), "Accept": "application/json", **info.as_http_headers()}
-        tls = _ssl_context(info) if self.server.startswith("https:") else None
-        self.pool = urllib3.PoolManager(num_pools=2, maxsize=self.pool_size, block=True, retries=self.retries,
-                                        timeout=self.timeout, ssl_context=tls)
+        headers = {"User-Agent": user_agent(), "Accept": "application/json", **info.as_http_headers()}
+        pool = _pool(info, num_pools=2, maxsize=self.pool_size, block=True, retries=self.retries,
+                     timeout=self.timeout)
+        expiration = info.expiration.replace(tzinfo=info.expiration.tzinfo or UTC) if info.expiration else None
+        self._current = _Login(info.server.rstrip("/"), headers, pool, expiration)
+
+    def _login_again(self, seen: _Login) -> _Login:
+        """Logs in again unless another thread already did since ``seen``; the login now current."""
+        with self._login_lock:
+            if self._current is seen:
+                self._login()
+            return self._current
 
     def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
                 content_type: str = "application/json") -> Any:
         """One request; JSON in and out. Raises ApiError on any status outside 2xx."""
-        url = self.server + path + (f"?{urlencode(query)}" if query else "")
+        target = path + (f"?{urlencode(query)}" if query else "")
         payload = json.dumps(body).encode() if body is not None else None
-        response = self._send(method, url, payload, content_type)
+        login = self._current
+        if login.expired():
+            login = self._login_again(login)
+        response = self._send(login, method, target, payload, content_type)
         if response.status == 401:
-            self._login()
-            response = self._send(method, url, payload, content_type)
+            response = self._send(self._login_again(login), method, target, payload, content_type)
         if not 200 <= response.status < 300:
             raise ApiError(response.status, response.reason or "", response.data.decode(errors="replace"),
                            retry_after=_retry_after(response.headers.get("Retry-After")))
         return json.loads(response.data) if response.data else {}
 
-    def _send(self, method: str, url: str, payload: bytes | None, content_type: str) -> urllib3.BaseHTTPResponse:
-        return self.pool.request(method, url, body=payload, headers={**self.headers, "Content-Type": content_type})
+    @staticmethod
+    def _send(login: _Login, method: str, target: str, payload: bytes | None,
+              content_type: str) -> urllib3.BaseHTTPResponse:
+        return login.pool.request(method, login.server + target, body=payload,
+                                  headers={**login.headers, "Content-Type": content_type})
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -273,6 +491,25 @@ class Kube:
         with self._lock:
             self._known_served.discard(api_version)
             self._known_missing[api_version] = time.monotonic()
+
+    def live_uids(self, api_version: str, kind: str, selector: str) -> set[str] | None:
+        """The uids of every object of ``kind`` matching ``selector`` in all namespaces, from a consistent
+        (quorum) list; None when the kind is not served. Pages of 500 keep each response small."""
+        prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        uids: set[str] = set()
+        query = {"labelSelector": selector, "limit": "500"}
+        while True:
+            try:
+                page = self.client.request("GET", f"{prefix}/{_PLURALS[kind]}", query=query)
+            except ApiError as err:
+                if err.status == 404:
+                    return None
+                raise
+            uids.update(str((item.get("metadata") or {}).get("uid")) for item in page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return uids
+            query = {**query, "continue": token}
 
     def post_event(self, owner: dict[str, Any], etype: str, reason: str, message: str) -> None:
         """Records a core/v1 Event on the Microservice, as ``kubectl describe`` shows them."""
