@@ -52,8 +52,8 @@ class Source(Protocol):
 
     def all_keys(self) -> list[Key]: ...
 
-    def child_uids(self) -> dict[str, dict[Key, set[str]]]:
-        """The uids of the cached children, by kind, then by Microservice."""
+    def child_names(self) -> dict[str, dict[Key, dict[str, str]]]:
+        """The cached children's names and uids, by kind, then by Microservice."""
         ...
 
 
@@ -224,18 +224,20 @@ class Controller:
         kopf drops an object from its indexes only on a DELETED event. After a relist (410 Gone, an
         etcd compaction, an API server restart) the deletions made while disconnected never arrive,
         and such a phantom would stop its Microservice from recreating the child. The caches are read
-        before the lists start, so a child created meanwhile is never taken for a phantom.
+        before the lists start, so a child created meanwhile is never taken for a phantom; the lists
+        are of names only (one Table request per namespace and kind), so a heal costs little.
         Returns the number of Microservices reconciled for it.
         """
-        cached = self.source.child_uids()
-        live = await asyncio.get_running_loop().run_in_executor(self._pool, self._live_uids)
+        cached = self.source.child_names()
+        namespaces = sorted({key[0] for by_key in cached.values() for key in by_key})
+        live = await asyncio.get_running_loop().run_in_executor(self._pool, self._live_names, namespaces)
         healed = 0
         for kind, by_key in cached.items():
-            truth = live.get(kind)
-            if truth is None:  # the kind is not served (no Gateway API): nothing to compare
-                continue
-            for key, uids in by_key.items():
-                gone = uids - truth
+            for key, names in by_key.items():
+                truth = live.get((kind, key[0]))
+                if truth is None:  # the kind is not served (no Gateway API): nothing to compare
+                    continue
+                gone = [uid for name, uid in names.items() if name not in truth]
                 if gone:
                     log.info("%s/%s: %d cached %s(s) no longer exist; reconciling", *key, len(gone), kind)
                     self.freshness.record(key, Outcome(deleted=sorted(gone)))
@@ -243,8 +245,9 @@ class Controller:
                     healed += 1
         return healed
 
-    def _live_uids(self) -> dict[str, set[str] | None]:
-        return {kind: self.kube.live_uids(api_version, kind, OWNED_SELECTOR) for api_version, kind in CHILD_KINDS}
+    def _live_names(self, namespaces: list[str]) -> dict[tuple[str, str], set[str] | None]:
+        return {(kind, ns): self.kube.live_names(api_version, kind, ns, OWNED_SELECTOR)
+                for api_version, kind in CHILD_KINDS for ns in namespaces}
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()

@@ -59,11 +59,17 @@ class IndexSource:
                     claimed[f"{kind} {child}"] = f"Microservice {others[0]}"
         return claimed
 
-    def child_uids(self) -> dict[str, dict[Key, set[str]]]:
+    def child_names(self) -> dict[str, dict[Key, dict[str, str]]]:
         kinds = {"deployment_index": "Deployment", "service_index": "Service", "route_index": "HTTPRoute"}
-        return {kind: {key: {str(shapes.unpack(c)["metadata"].get("uid")) for c in self.indexes[name].get(key, [])}
-                       for key in self.indexes[name]}
-                for name, kind in kinds.items() if name in self.indexes}
+        result: dict[str, dict[Key, dict[str, str]]] = {}
+        for index_name, kind in kinds.items():
+            if index_name not in self.indexes:
+                continue
+            by_key = result.setdefault(kind, {})
+            for key in self.indexes[index_name]:
+                metas = [shapes.unpack(c)["metadata"] for c in self.indexes[index_name].get(key, [])]
+                by_key[key] = {str(m["name"]): str(m.get("uid")) for m in metas}
+        return result
 
     def all_keys(self) -> list[Key]:
         return list(self.indexes["microservice_index"]) if "microservice_index" in self.indexes else []
