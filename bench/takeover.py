@@ -13,22 +13,8 @@ from typing import Any
 
 from microservice_operator.leader import Timing
 
-from tests.conftest import OperatorProcess
 from tests.support import audit, kube
-
-LEASE = "microservice-operator"
-
-
-def _holder(namespace: str) -> str:
-    result = kube.kubectl("get", "lease", LEASE, "-n", namespace, "-o", "json", check=False)
-    return str(json.loads(result.stdout)["spec"].get("holderIdentity") or "").split("_")[0] \
-        if result.returncode == 0 else ""
-
-
-def _converged(namespace: str) -> int:
-    items = json.loads(kube.kubectl("get", "ms", "-n", namespace, "-o", "json").stdout)["items"]
-    return sum(1 for ms in items if (ms.get("status") or {}).get("phase") == "Ready"
-               and ms["status"].get("observedGeneration") == ms["metadata"]["generation"])
+from tests.support.replicas import NAMES, holder, replica
 
 
 def _burst(namespace: str, count: int) -> dict[str, Any]:
@@ -41,24 +27,21 @@ def _burst(namespace: str, count: int) -> dict[str, Any]:
 
 def p9_takeover(namespace: str, count: int) -> dict[str, Any]:
     """Runs in ``namespace`` (made by the caller) with no other operator running."""
-    replicas = {name: OperatorProcess(extra_env={"POD_NAME": name, "MSO_LOG_LEVEL": "WARNING"},
-                                      log_name=f"operator-bench-{name}.log",
-                                      args=["--leader-elect", "--lease-namespace", namespace, "--namespace", namespace])
-                for name in ("replica-a", "replica-b")}
+    replicas = {name: replica(name, namespace, "operator-bench", MSO_LOG_LEVEL="WARNING") for name in NAMES}
     try:
         for proc in replicas.values():
             proc.start()
-        leader = kube.wait_for(lambda: _holder(namespace) or None, what="a Lease holder")
+        leader = kube.wait_for(lambda: holder(namespace) or None, what="a Lease holder")
         standby = next(n for n in replicas if n != leader)
         since = audit.offset()
         creating = threading.Thread(target=kube.kubectl, args=("apply", "-f", "-"),
                                     kwargs={"stdin": json.dumps(_burst(namespace, count))})
         creating.start()
-        kube.wait_for(lambda: _converged(namespace) >= max(1, count // 4), timeout=300, what="a quarter converged")
+        kube.wait_for(lambda: converged(namespace) >= max(1, count // 4), timeout=300, what="a quarter converged")
         replicas[leader].kill()
         killed = time.time()
         creating.join()
-        kube.wait_for(lambda: _converged(namespace) == count, timeout=600, interval=1.0, what="all converged")
+        kube.wait_for(lambda: converged(namespace) == count, timeout=600, interval=1.0, what="all converged")
         converged = time.time() - killed
         writes = audit.operator_writes(namespace, since)
         first = min(t for t, who in writes if who == standby).timestamp()

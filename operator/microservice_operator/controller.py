@@ -275,8 +275,7 @@ class Controller:
     def _after(self, key: Key, snap: Snapshot, outcome: Outcome) -> None:
         backoff = None
         if outcome.rejected:
-            failures = self._failures[key] = self._failures.get(key, 0) + 1
-            backoff = retry_delay(failures, None)
+            backoff = self._backoff(key, None)
             log.warning("%s/%s: the API server refused a child; retrying in %.1fs", *key, backoff)
         else:
             self._failures.pop(key, None)
@@ -297,14 +296,17 @@ class Controller:
         if _namespace_terminating(err):
             log.debug("%s/%s: namespace is being deleted; waiting for the object's deletion", *key)
             return
-        failures = self._failures.get(key, 0) + 1
-        self._failures[key] = failures
-        delay = retry_delay(failures, err)
+        delay = self._backoff(key, err)
         if isinstance(err, ApiError | HTTPError | ResourceUnavailable):
             log.warning("reconcile %s/%s failed (%s); retrying in %.1fs", *key, _describe(err), delay)
         else:
             log.exception("reconcile %s/%s failed unexpectedly; retrying in %.1fs", *key, delay)
         self.queue.add_after(key, delay)
+
+    def _backoff(self, key: Key, err: Exception | None) -> float:
+        """One more failure of ``key`` (an error, or a refused child): how long to wait before the next try."""
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        return retry_delay(failures, err)
 
     def reconcile(self, key: Key, snap: Snapshot) -> Outcome:
         """The blocking part: plan, apply, delete, status, events. Runs in a worker thread."""

@@ -18,7 +18,7 @@ import kopf
 
 from . import metrics
 from .api import GROUP, PLURAL, VERSION
-from .controller import OWNED_SELECTOR, Controller, Key, Snapshot
+from .controller import CHILD_KINDS, OWNED_SELECTOR, Controller, Key, Snapshot
 from .k8s import Kube, credentials, load_client
 from .leader import LEASE_RETRIES, LEASE_TIMEOUT, LeaderElector, identity
 from .resources import shapes
@@ -33,7 +33,7 @@ class IndexSource:
     """Snapshots of kopf's indexes. Read only on the event loop, where kopf updates them."""
 
     def __init__(self) -> None:
-        self.indexes: dict[str, kopf.Index[Any, str]] = {}
+        self.indexes: dict[str, kopf.Index[Any, Any]] = {}
 
     def snapshot(self, key: Key) -> Snapshot:
         found = list(self.indexes["microservice_index"].get(key, []))
@@ -52,23 +52,19 @@ class IndexSource:
         tracks = ((body.get("spec") or {}).get("tracks") or [])
         names = {name, *(f"{name}-{t.get('name')}" for t in tracks if isinstance(t, dict))}
         claimed = {}
-        for kind in ("Deployment", "Service", "HTTPRoute"):
+        for _, kind in CHILD_KINDS:
             for child in names:
-                others = sorted(set(owners.get((kind, namespace, child), [])) - {name})
+                others = sorted({owner for owner, _ in owners.get((kind, namespace, child), [])} - {name})
                 if others:
                     claimed[f"{kind} {child}"] = f"Microservice {others[0]}"
         return claimed
 
     def child_names(self) -> dict[str, dict[Key, dict[str, str]]]:
-        kinds = {"deployment_index": "Deployment", "service_index": "Service", "route_index": "HTTPRoute"}
+        """From the owner index, which holds every cached child's name and uid: nothing to unpack."""
         result: dict[str, dict[Key, dict[str, str]]] = {}
-        for index_name, kind in kinds.items():
-            if index_name not in self.indexes:
-                continue
-            by_key = result.setdefault(kind, {})
-            for key in self.indexes[index_name]:
-                metas = [shapes.unpack(c)["metadata"] for c in self.indexes[index_name].get(key, [])]
-                by_key[key] = {str(m["name"]): str(m.get("uid")) for m in metas}
+        for (kind, namespace, child), holders in self.indexes.get("owner_index", {}).items():
+            for owner, uid in holders:
+                result.setdefault(kind, {}).setdefault((namespace, owner), {})[child] = uid
         return result
 
     def all_keys(self) -> list[Key]:
@@ -127,10 +123,11 @@ def route_index(namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_
 @kopf.index("apps", "v1", "deployments", labels=OWNED, id="owner_index")
 @kopf.index("", "v1", "services", labels=OWNED, id="owner_index")
 @kopf.index(GATEWAY_GROUP, "v1", "httproutes", labels=OWNED, id="owner_index")
-def owner_index(namespace: str | None, name: str, labels: kopf.Labels, body: kopf.Body,
-                **_: Any) -> dict[tuple[str, str, str], str]:
-    """Which Microservice holds each child name: another one's children must not be taken over."""
-    return {(str(body.get("kind", "")), namespace or "", name): labels[LABEL_MICROSERVICE]}
+def owner_index(namespace: str | None, name: str, uid: str | None, labels: kopf.Labels, body: kopf.Body,
+                **_: Any) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """Which Microservice holds each child name (another one's children must not be taken over), and
+    the child's uid (what the heal hides when the API no longer has it)."""
+    return {(str(body.get("kind", "")), namespace or "", name): (labels[LABEL_MICROSERVICE], str(uid))}
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

@@ -173,11 +173,16 @@ def _from_service_account(incluster_config: Any, configuration: Any) -> kopf.Con
     config = configuration(proxy="")
     loader.load_and_set(config)
     scheme, token = _authorization(config.api_key.get("BearerToken"))
-    namespace = None
-    with suppress(OSError), open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace"), encoding="utf-8") as f:
-        namespace = f.read().strip() or None
     return kopf.ConnectionInfo(server=config.host, ca_path=config.ssl_ca_cert, scheme=scheme, token=token,
-                               default_namespace=namespace, expiration=_in_future(_jwt_expiry(token)))
+                               default_namespace=service_account_namespace(),
+                               expiration=_in_future(_jwt_expiry(token)))
+
+
+def service_account_namespace() -> str | None:
+    """The pod's namespace, as its service account's mount says; None outside a pod."""
+    with suppress(OSError), open(os.path.join(SERVICE_ACCOUNT_DIR, "namespace"), encoding="utf-8") as f:
+        return f.read().strip() or None
+    return None
 
 
 def _save_refreshed(merged: Any) -> None:
@@ -317,14 +322,6 @@ class Client:
         self._login()
 
     @property
-    def server(self) -> str:
-        return self._current.server
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self._current.headers
-
-    @property
     def pool(self) -> urllib3.PoolManager:
         return self._current.pool
 
@@ -375,9 +372,14 @@ def _retry_after(value: str | None) -> float | None:
     return seconds if seconds is not None and seconds >= 0 else None
 
 
+def pod_name() -> str:
+    """This replica's name: POD_NAME (the chart sets it from the pod's name), else the host name."""
+    return os.environ.get("POD_NAME") or socket.gethostname()
+
+
 def user_agent() -> str:
     """``microservice-operator/VERSION (POD)``: audit logs tell the replicas apart by pod name."""
-    return f"{USER_AGENT} ({os.environ.get('POD_NAME') or socket.gethostname()})"
+    return f"{USER_AGENT} ({pod_name()})"
 
 
 def load_client(pool_size: int = 16, timeout: urllib3.Timeout = REQUEST_TIMEOUT,

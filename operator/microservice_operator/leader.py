@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 import uuid
@@ -26,30 +25,23 @@ from typing import Any
 
 import urllib3
 
-from .k8s import ApiError, Client
+from .k8s import ApiError, Client, pod_name, service_account_namespace
 
 log = logging.getLogger(__name__)
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 # A Lease request must end well within the renew deadline: short timeouts, no urllib3 retries.
 LEASE_TIMEOUT = urllib3.Timeout(connect=2, read=3)
 LEASE_RETRIES = urllib3.Retry(total=0, redirect=0, status=0, respect_retry_after_header=False)
-SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
 
 def identity() -> str:
     """This replica in the Lease: its pod name (or host name) and a random part, as client-go makes it."""
-    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    return f"{pod_name()}_{uuid.uuid4().hex[:8]}"
 
 
 def default_namespace() -> str:
     """Where the Lease lives: POD_NAMESPACE, the service account's namespace in a pod, else ``default``."""
-    if os.environ.get("POD_NAMESPACE"):
-        return os.environ["POD_NAMESPACE"]
-    try:
-        with open(SERVICE_ACCOUNT_NAMESPACE) as f:
-            return f.read().strip() or "default"
-    except OSError:
-        return "default"
+    return os.environ.get("POD_NAMESPACE") or service_account_namespace() or "default"
 
 
 @dataclass(frozen=True)

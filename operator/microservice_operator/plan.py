@@ -183,14 +183,12 @@ def _rejection_event(before: dict[str, Any], after: dict[str, Any]) -> list[Even
     def ready(st: dict[str, Any]) -> dict[str, Any]:
         return next((c for c in st.get("conditions") or [] if c.get("type") == conditions.READY), {})
     now, then = ready(after), ready(before)
-    if now.get("reason") in STALLED_REASONS:  # its message counts ready replicas: warn once per reason
-        return [] if then.get("reason") == now["reason"] else [
-            Event("Warning", str(now["reason"]), str(now.get("message", "")))]
-    if now.get("reason") not in conditions.WARNED_REASONS:
+    reason = now.get("reason")
+    if reason not in STALLED_REASONS and reason not in conditions.WARNED_REASONS:
         return []
-    if (then.get("reason"), then.get("message")) == (now["reason"], now.get("message")):
-        return []
-    return [Event("Warning", str(now["reason"]), str(now.get("message", "")))]
+    # A stalled Deployment's message counts ready replicas as they change: warn once per reason.
+    same = then.get("reason") == reason and (reason in STALLED_REASONS or then.get("message") == now.get("message"))
+    return [] if same else [Event("Warning", str(reason), str(now.get("message", "")))]
 
 
 def _earliest(*moments: datetime | None) -> datetime | None:
@@ -365,15 +363,20 @@ def _degraded(tracks: list[dict[str, Any]], unhealthy: str | None) -> tuple[str,
     details = [f"track {t['name']}: {t['reason']}: {t['message']}" for t in tracks if t.get("reason")]
     if unhealthy:
         return conditions.REASON_TRACK_UNHEALTHY, "; ".join([unhealthy, *details])
-    stalled = [t for t in tracks if t.get("reason") in STALLED_REASONS]
+    stalled = _stalled(tracks)
     if stalled:
         return stalled[0]["reason"], "; ".join(f"track {t['name']}: {t['message']}" for t in stalled)
     return conditions.REASON_TRACK_UNHEALTHY, None
 
 
+def _stalled(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tracks whose Deployment says why pods are missing (FailedCreate, ProgressDeadlineExceeded)."""
+    return [t for t in tracks if t.get("reason") in STALLED_REASONS]
+
+
 def _stall(tracks: list[dict[str, Any]]) -> tuple[str, str] | None:
-    """The first track whose Deployment says why pods are missing (FailedCreate, ProgressDeadlineExceeded)."""
-    stalled = [t for t in tracks if t.get("reason") in STALLED_REASONS]
+    """Ready's reason and message from the first stalled track."""
+    stalled = _stalled(tracks)
     return (stalled[0]["reason"], f"track {stalled[0]['name']}: {stalled[0]['message']}") if stalled else None
 
 

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -15,30 +14,16 @@ from tests.conftest import OperatorProcess
 from tests.support import audit, kube
 from tests.support.kube import wait_for
 from tests.support.ms import manifest
+from tests.support.replicas import NAMES, converged, holder, lease, replica
 
 pytestmark = pytest.mark.cluster
-LEASE = "microservice-operator"
 BURST = 200
-
-
-def _lease(namespace: str) -> dict[str, Any]:
-    result = kube.kubectl("get", "lease", LEASE, "-n", namespace, "-o", "json", check=False)
-    return json.loads(result.stdout)["spec"] if result.returncode == 0 else {}
-
-
-def _holder(namespace: str) -> str:
-    return str(_lease(namespace).get("holderIdentity") or "")
-
-
-def _replica(name: str, namespace: str) -> OperatorProcess:
-    return OperatorProcess(extra_env={"POD_NAME": name}, log_name=f"operator-ha-{name}.log",
-                           args=["--leader-elect", "--lease-namespace", namespace, "--namespace", namespace])
 
 
 @pytest.fixture
 def replicas(namespace: str, operator: OperatorProcess) -> Iterator[dict[str, OperatorProcess]]:
     operator.stop()  # only the two replicas act here; the next test's operator_alive restarts it
-    started = {name: _replica(name, namespace) for name in ("replica-a", "replica-b")}
+    started = {name: replica(name, namespace, "operator-ha") for name in NAMES}
     try:
         for proc in started.values():
             proc.start()
@@ -46,12 +31,6 @@ def replicas(namespace: str, operator: OperatorProcess) -> Iterator[dict[str, Op
     finally:
         for proc in started.values():
             proc.stop()
-
-
-def _converged(namespace: str) -> int:
-    items = json.loads(kube.kubectl("get", "ms", "-n", namespace, "-o", "json").stdout)["items"]
-    return sum(1 for ms in items if (ms.get("status") or {}).get("phase") == "Ready"
-               and ms["status"].get("observedGeneration") == ms["metadata"]["generation"])
 
 
 def _assert_no_orphans_or_duplicates(namespace: str) -> None:
@@ -74,7 +53,7 @@ def _assert_no_orphans_or_duplicates(namespace: str) -> None:
 
 def test_one_replica_writes_and_the_other_takes_over_after_kill_9(
         namespace: str, replicas: dict[str, OperatorProcess]) -> None:
-    leader = wait_for(lambda: _holder(namespace).split("_")[0] or None, what="a Lease holder")
+    leader = wait_for(lambda: holder(namespace) or None, what="a Lease holder")
     standby = next(name for name in replicas if name != leader)
     since = audit.offset()
     burst = {"apiVersion": "v1", "kind": "List", "items": [
@@ -82,14 +61,14 @@ def test_one_replica_writes_and_the_other_takes_over_after_kill_9(
     creating = threading.Thread(target=kube.kubectl, args=("apply", "-f", "-"),
                                 kwargs={"stdin": json.dumps(burst)})
     creating.start()
-    wait_for(lambda: _converged(namespace) >= BURST // 4, timeout=120, what="a quarter of the burst converged")
+    wait_for(lambda: converged(namespace) >= BURST // 4, timeout=120, what="a quarter of the burst converged")
     replicas[leader].kill()  # kill -9, mid-burst
     killed_at = time.time()
     creating.join()
-    wait_for(lambda: _converged(namespace) == BURST, timeout=240, interval=1.0, what=f"all {BURST} converged")
-    assert _holder(namespace).split("_")[0] == standby
+    wait_for(lambda: converged(namespace) == BURST, timeout=240, interval=1.0, what=f"all {BURST} converged")
+    assert holder(namespace) == standby
     _assert_no_orphans_or_duplicates(namespace)
-    assert int(_lease(namespace)["leaseTransitions"]) >= 1
+    assert int(lease(namespace)["leaseTransitions"]) >= 1
     writes = audit.operator_writes(namespace, since)
     by_leader = [t for t, who in writes if who == leader]
     by_standby = [t for t, who in writes if who == standby]
@@ -102,9 +81,9 @@ def test_one_replica_writes_and_the_other_takes_over_after_kill_9(
 
 
 def test_a_replica_that_stops_gives_the_lease_up(namespace: str, replicas: dict[str, OperatorProcess]) -> None:
-    leader = wait_for(lambda: _holder(namespace).split("_")[0] or None, what="a Lease holder")
+    leader = wait_for(lambda: holder(namespace) or None, what="a Lease holder")
     standby = next(name for name in replicas if name != leader)
     replicas[leader].stop()  # SIGTERM: kopf's cleanup gives the Lease up
-    wait_for(lambda: _holder(namespace).split("_")[0] == standby, timeout=15, what="the standby to take the Lease")
+    wait_for(lambda: holder(namespace) == standby, timeout=15, what="the standby to take the Lease")
     kube.apply_obj(manifest(namespace))
-    wait_for(lambda: _converged(namespace) == 1, what="the new leader to reconcile")
+    wait_for(lambda: converged(namespace) == 1, what="the new leader to reconcile")

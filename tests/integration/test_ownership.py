@@ -9,20 +9,13 @@ import pytest
 
 from tests.conftest import OperatorProcess
 from tests.support import kube
-from tests.support.kube import wait_for
-from tests.support.ms import manifest, wait_converged
+from tests.support.ms import manifest, wait_converged, wait_ready_reason
 
 pytestmark = pytest.mark.cluster
 
 
-def _ready(namespace: str, name: str) -> dict[str, Any]:
-    conds = (kube.get_ms(namespace, name).get("status") or {}).get("conditions") or []
-    return next((c for c in conds if c["type"] == "Ready"), {})
-
-
 def _conflict(namespace: str, name: str) -> dict[str, Any]:
-    return wait_for(lambda: _ready(namespace, name) if _ready(namespace, name).get("reason") == "NameConflict"
-                    else None, what=f"{name}: Ready=False NameConflict")
+    return wait_ready_reason(namespace, "NameConflict", name)
 
 
 def _get(namespace: str, kind: str, name: str) -> dict[str, Any]:

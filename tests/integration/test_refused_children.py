@@ -14,8 +14,7 @@ import pytest
 
 from tests.conftest import OperatorProcess
 from tests.support import audit, kube
-from tests.support.kube import wait_for
-from tests.support.ms import manifest, wait_converged
+from tests.support.ms import manifest, wait_converged, wait_ready_reason
 
 pytestmark = pytest.mark.cluster
 WATCHED_SECONDS = 10.0
@@ -82,11 +81,6 @@ def _broken(namespace: str, case: Case) -> dict[str, Any]:
     return obj
 
 
-def _ready(namespace: str) -> dict[str, Any]:
-    conds = (kube.get_ms(namespace, "user").get("status") or {}).get("conditions") or []
-    return next((c for c in conds if c["type"] == "Ready"), {})
-
-
 def _warnings(namespace: str, reason: str) -> list[dict[str, Any]]:
     events = json.loads(kube.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
     return [e for e in events if e["reason"] == reason and e["involvedObject"]["kind"] == "Microservice"]
@@ -113,8 +107,7 @@ def test_a_refusal_the_crd_cannot_see_is_named_warned_once_backed_off_and_recove
     _set_up(namespace, case)
     since = audit.offset()
     kube.apply_obj(_broken(namespace, case))
-    ready = wait_for(lambda: _ready(namespace) if _ready(namespace).get("reason") == case.reason else None,
-                     timeout=60, what=f"Ready=False {case.reason}")
+    ready = wait_ready_reason(namespace, case.reason, timeout=60)
     assert ready["status"] == "False"
     if case.reason == "ApplyRejected":
         assert "Deployment user-v1 refused by the API server" in ready["message"]

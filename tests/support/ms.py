@@ -73,3 +73,18 @@ def track_selector(name: str, track: str) -> str:
 def effective_weights(namespace: str, name: str) -> dict[str, int]:
     status = kube.get_ms(namespace, name).get("status") or {}
     return {t["name"]: t["effectiveWeight"] for t in status.get("tracks") or []}
+
+
+def ready_condition(namespace: str, name: str = "user") -> dict[str, Any]:
+    """The Microservice's Ready condition as it is now, or {} before the operator wrote one."""
+    conds = (kube.get_ms(namespace, name).get("status") or {}).get("conditions") or []
+    return next((c for c in conds if c["type"] == "Ready"), {})
+
+
+def wait_ready_reason(namespace: str, reason: str, name: str = "user", timeout: float = 30) -> dict[str, Any]:
+    """Until the Ready condition has ``reason``; returns that condition."""
+    def has_it() -> dict[str, Any] | None:
+        ready = ready_condition(namespace, name)
+        return ready if ready.get("reason") == reason else None
+
+    return wait_for(has_it, timeout=timeout, what=f"{namespace}/{name}: Ready reason {reason}")

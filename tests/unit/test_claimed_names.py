@@ -25,12 +25,21 @@ def _source(owners: dict[tuple[str, str, str], list[str]], **mss: str) -> IndexS
 
 
 def test_a_track_child_named_like_another_microservices_service_is_claimed() -> None:
-    owners = {("Service", "shop", "user-v1"): ["user-v1"], ("Deployment", "shop", "user-v1-a"): ["user-v1"],
-              ("Service", "shop", "user"): ["user"], ("Deployment", "shop", "user-v2"): ["user"]}
+    owners = {("Service", "shop", "user-v1"): [("user-v1", "u1")],
+              ("Deployment", "shop", "user-v1-a"): [("user-v1", "u2")],
+              ("Service", "shop", "user"): [("user", "u3")], ("Deployment", "shop", "user-v2"): [("user", "u4")]}
     source = _source(owners, user=_ms("user", "v1", "v2"), **{"user-v1": _ms("user-v1", "a")})
     assert source.snapshot(("shop", "user")).claimed == {"Service user-v1": "Microservice user-v1"}
     assert source.snapshot(("shop", "user-v1")).claimed == {}  # the first keeps its objects
 
 
 def test_nothing_is_claimed_for_a_deleted_microservice() -> None:
-    assert _source({("Service", "shop", "x"): ["y"]}).snapshot(("shop", "x")).claimed == {}
+    assert _source({("Service", "shop", "x"): [("y", "u1")]}).snapshot(("shop", "x")).claimed == {}
+
+
+def test_the_cached_children_by_kind_and_microservice_come_from_the_owner_index() -> None:
+    owners = {("Service", "shop", "user"): [("user", "u3")], ("Deployment", "shop", "user-v1"): [("user", "u4")],
+              ("Service", "team", "user"): [("user", "u5")]}
+    assert _source(owners).child_names() == {
+        "Service": {("shop", "user"): {"user": "u3"}, ("team", "user"): {"user": "u5"}},
+        "Deployment": {("shop", "user"): {"user-v1": "u4"}}}
