@@ -14,7 +14,7 @@ from typing import Any
 from microservice_operator.leader import Timing
 
 from tests.support import audit, kube
-from tests.support.replicas import NAMES, holder, replica
+from tests.support.replicas import NAMES, converged, holder, replica
 
 
 def _burst(namespace: str, count: int) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def p9_takeover(namespace: str, count: int) -> dict[str, Any]:
         killed = time.time()
         creating.join()
         kube.wait_for(lambda: converged(namespace) == count, timeout=600, interval=1.0, what="all converged")
-        converged = time.time() - killed
+        converged_after = time.time() - killed
         writes = audit.operator_writes(namespace, since)
         first = min(t for t, who in writes if who == standby).timestamp()
         overlap = sum(1 for t, who in writes if who == leader and t.timestamp() >= first)
@@ -50,5 +50,5 @@ def p9_takeover(namespace: str, count: int) -> dict[str, Any]:
         for proc in replicas.values():
             proc.stop()
     timing = Timing()
-    return {"objects": count, "takeover_seconds": first - killed, "converged_after_kill_seconds": converged,
+    return {"objects": count, "takeover_seconds": first - killed, "converged_after_kill_seconds": converged_after,
             "lease_bound_seconds": timing.duration + timing.retry, "writes_by_old_leader_after_takeover": overlap}
